@@ -1,0 +1,33 @@
+# Two commands for a new user:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test tools venv clean unit integration
+
+demo: venv tools
+	$(BIN)/harness run experiments/circuit-breaker.yaml
+
+test: venv tools
+	$(BIN)/pytest
+
+unit: venv
+	$(BIN)/pytest -m "not integration"
+
+integration: venv tools
+	$(BIN)/pytest -m integration
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+tools:
+	./scripts/install-toxiproxy.sh
+
+clean:
+	rm -rf $(VENV) .tools reports/*/

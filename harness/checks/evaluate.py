@@ -1,0 +1,38 @@
+"""Run every check and steady-state condition of an experiment over a finished history."""
+from __future__ import annotations
+
+import traceback
+from typing import TYPE_CHECKING
+
+from .registry import CheckResult, Outcome, check_types
+from .windows import Windows
+
+if TYPE_CHECKING:
+    from ..experiment import CheckSpec, ExperimentSpec
+    from ..journal import History
+
+
+def run_one(spec: "CheckSpec", history: "History", windows: Windows, group: str) -> CheckResult:
+    ctype = check_types.get(spec.type)
+    try:
+        outcome = ctype.run(history, spec.parsed_params, windows)
+    except Exception as exc:  # a crashed checker is 'unknown', never a pass and never a crashed run
+        outcome = Outcome("unknown", f"the check crashed: {type(exc).__name__}: {exc}",
+                          {"traceback": traceback.format_exc(limit=5)})
+    name = spec.name or spec.type
+    return CheckResult(name=name, type=spec.type, verdict=outcome.verdict, summary=outcome.summary,
+                       evidence=outcome.evidence, group=group, description=spec.description)
+
+
+def evaluate(exp: "ExperimentSpec", history: "History") -> list[CheckResult]:
+    results: list[CheckResult] = []
+    for phase in ("before", "after"):
+        windows = Windows(history, default=phase)  # type: ignore[arg-type]
+        for spec in exp.steady_state.conditions:
+            r = run_one(spec, history, windows, group=f"steady_state.{phase}")
+            r.name = f"steady-state {phase}: {r.name}"
+            results.append(r)
+    windows = Windows(history)
+    for spec in exp.checks:
+        results.append(run_one(spec, history, windows, group="checks"))
+    return results

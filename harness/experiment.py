@@ -1,0 +1,200 @@
+"""Typed model of an experiment file, its loader and its validation.
+
+Validation happens in two passes, like Toxiproxy's toxic envelopes: the envelope first
+(``type``, timing, target), then the type-specific attributes or parameters against the model
+that the fault or check registry holds for that type. Every problem names the file, the field
+path and the line, and says what would be valid; all problems are reported at once.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from . import plugins
+from .catalog import builtin_systems, resolve_system
+from .checks.registry import check_types
+from .durations import Duration
+from .errors import InputError, Problems
+from .faults import FAULT_TYPES as fault_types
+from .model import Spec
+from .registry import UnknownEntry
+from .system import NAME_PATTERN, SystemSpec, load_system
+from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_yaml
+
+
+class LoadSpec(Spec):
+    users: int = Field(10, ge=1, le=10_000)
+    spawn_rate: float = Field(10.0, gt=0)
+    duration: Duration = Field(description="how long load runs; faults are timed from its start")
+    user_classes: list[str] = Field(default_factory=list, description="Locust user classes; default: all in the locustfile")
+    locustfile: str | None = Field(None, description="override the system's locustfile (relative to the experiment)")
+
+
+class FaultSpec(Spec):
+    name: str | None = Field(None, pattern=NAME_PATTERN)
+    type: str
+    edge: str | None = None
+    service: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    stream: Literal["downstream", "upstream"] = "downstream"
+    toxicity: float = Field(1.0, ge=0.0, le=1.0)
+    start: Duration = Field(description="when to apply, from the start of load")
+    duration: Duration | None = Field(None, description="how long it lasts; default: until load ends")
+
+    # Filled by validation: the attributes parsed by the fault type's own model.
+    parsed_attributes: Any = Field(None, exclude=True)
+
+
+class CheckSpec(BaseModel):
+    """Envelope of a check: ``type`` and ``name``; every other key is a parameter of the type."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    name: str | None = None
+    description: str = ""
+
+    parsed_params: Any = Field(None, exclude=True)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class SteadyStateSpec(Spec):
+    warmup: Duration = Field(3.0, description="load time ignored before the 'before' window starts")
+    settle: Duration = Field(5.0, description="time after the last fault ends before the 'after' window starts")
+    conditions: list[CheckSpec] = Field(default_factory=list, description="checks evaluated over 'before' and 'after'")
+
+
+class ExperimentSpec(Spec):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    system: str
+    seed: int = 0
+    load: LoadSpec
+    faults: list[FaultSpec] = Field(default_factory=list)
+    steady_state: SteadyStateSpec = Field(default_factory=SteadyStateSpec)
+    checks: list[CheckSpec] = Field(default_factory=list)
+
+    path: Path = Field(default=Path("."), exclude=True)
+    system_spec: SystemSpec | None = Field(None, exclude=True)
+
+    @property
+    def target(self) -> SystemSpec:
+        assert self.system_spec is not None, "experiment was not validated"
+        return self.system_spec
+
+    def fault_end(self, fault: FaultSpec) -> float:
+        return fault.start + fault.duration if fault.duration is not None else self.load.duration
+
+
+def load_experiment(path: str | Path) -> ExperimentSpec:
+    """Parse and fully validate an experiment file (including its system manifest)."""
+    doc = read_yaml(path, what="experiment file")
+    return parse_experiment(doc)
+
+
+def parse_experiment(doc: YamlDocument) -> ExperimentSpec:
+    file = str(doc.path)
+    if not isinstance(doc.data, dict):
+        raise InputError("an experiment file must be a mapping with 'name', 'system', 'load', ...", file=file)
+    try:
+        exp = ExperimentSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise InputError(problems_from_validation(exc, doc), file=file) from None
+    exp.path = doc.path.resolve()
+    problems = Problems(file=file)
+
+    manifest = resolve_system(exp.system, exp.path.parent)
+    if manifest is None:
+        known = ", ".join(builtin_systems()) or "none"
+        problems.add("system", f"unknown system '{exp.system}': not a manifest path and not a built-in system; built-in: {known}",
+                     doc.line_of(("system",)))
+        problems.raise_if_any()
+    exp.system_spec = load_system(manifest)  # its own errors name the manifest file
+    plugins.load_for(exp.target)
+
+    _validate_load(exp, doc, problems)
+    _validate_faults(exp, doc, problems)
+    for group, specs in (("checks", exp.checks), ("steady_state.conditions", exp.steady_state.conditions)):
+        for i, spec in enumerate(specs):
+            loc = tuple(group.split(".")) + (i,)
+            _validate_check(spec, loc, exp, doc, problems, steady=(group != "checks"))
+    problems.raise_if_any()
+    return exp
+
+
+def _validate_load(exp: ExperimentSpec, doc: YamlDocument, problems: Problems) -> None:
+    if exp.load.locustfile:
+        p = exp.path.parent / exp.load.locustfile
+        if not p.is_file():
+            problems.add("load.locustfile", f"no such file: {p}", doc.line_of(("load", "locustfile")))
+
+
+def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems) -> None:
+    edges = exp.target.edges
+    services = exp.target.services
+    seen: set[str] = set()
+    for i, fault in enumerate(exp.faults):
+        loc: tuple[str | int, ...] = ("faults", i)
+        if fault.name is None:
+            fault.name = f"{fault.type}-{i + 1}"
+        if fault.name in seen:
+            problems.add(format_loc(loc + ("name",)), f"fault name '{fault.name}' is used twice", doc.line_of(loc + ("name",)))
+        seen.add(fault.name)
+        try:
+            ftype = fault_types.get(fault.type)
+        except UnknownEntry as exc:
+            problems.add(format_loc(loc + ("type",)), str(exc), doc.line_of(loc + ("type",)))
+            continue
+        if ftype.target_kind == "edge":
+            if fault.edge is None:
+                problems.add(format_loc(loc), f"fault type '{fault.type}' needs 'edge'; edges: {', '.join(edges)}", doc.line_of(loc))
+            elif fault.edge not in edges:
+                problems.add(format_loc(loc + ("edge",)),
+                             f"system '{exp.target.name}' has no edge '{fault.edge}'; edges: {', '.join(edges) or 'none'}",
+                             doc.line_of(loc + ("edge",)))
+        else:
+            if fault.service is None:
+                problems.add(format_loc(loc), f"fault type '{fault.type}' needs 'service'; services: {', '.join(services)}", doc.line_of(loc))
+            elif fault.service not in services:
+                problems.add(format_loc(loc + ("service",)),
+                             f"system '{exp.target.name}' has no service '{fault.service}'; services: {', '.join(services)}",
+                             doc.line_of(loc + ("service",)))
+        try:
+            fault.parsed_attributes = ftype.Attributes.model_validate(fault.attributes)
+        except ValidationError as exc:
+            for p in problems_from_validation(exc, doc, prefix=loc + ("attributes",)):
+                problems.items.append(p)
+        if fault.start >= exp.load.duration:
+            problems.add(format_loc(loc + ("start",)),
+                         f"starts at {fault.start:g}s but load lasts only {exp.load.duration:g}s", doc.line_of(loc + ("start",)))
+        elif exp.fault_end(fault) > exp.load.duration:
+            problems.add(format_loc(loc + ("duration",)),
+                         f"ends at {exp.fault_end(fault):g}s, after load ends at {exp.load.duration:g}s",
+                         doc.line_of(loc + ("duration",)))
+
+
+def _validate_check(spec: CheckSpec, loc: tuple[str | int, ...], exp: ExperimentSpec, doc: YamlDocument,
+                    problems: Problems, steady: bool) -> None:
+    try:
+        ctype = check_types.get(spec.type)
+    except UnknownEntry as exc:
+        problems.add(format_loc(loc + ("type",)), str(exc), doc.line_of(loc + ("type",)))
+        return
+    params = spec.params
+    if steady and "window" in params:
+        problems.add(format_loc(loc + ("window",)), "steady-state conditions are evaluated over the 'before' and 'after' "
+                     "windows; remove 'window' (or move this to 'checks')", doc.line_of(loc + ("window",)))
+        return
+    try:
+        spec.parsed_params = ctype.Params.model_validate(params)
+    except ValidationError as exc:
+        problems.items.extend(problems_from_validation(exc, doc, prefix=loc))
+        return
+    if spec.name is None:
+        spec.name = spec.type.replace("_", "-")
+    for message, field in ctype.references(spec.parsed_params, exp):
+        problems.add(format_loc(loc + (field,)), message, doc.line_of(loc + (field,)))

@@ -1,0 +1,41 @@
+"""Faults: what the harness does to a running system, and the Toxiproxy that does it.
+
+- ``registry``: the fault types (``FAULT_TYPES``), ``ActiveFault``, ``FaultContext``.
+- ``toxics``: the network fault types, one per Toxiproxy toxic, plus ``down``.
+- ``toxiproxy``: a typed client for Toxiproxy's HTTP API.
+- ``server``: finds and runs ``toxiproxy-server``.
+"""
+from __future__ import annotations
+
+from . import toxics as _toxics  # noqa: F401  (registers the network fault types)
+from .registry import (
+    FAULT_TYPES,
+    ActiveFault,
+    FaultContext,
+    FaultType,
+    SimpleFaultContext,
+    ToxicFault,
+    fault_type,
+    register,
+    validate_attributes,
+)
+from .server import ToxiproxyServer, find_server_binary
+from .toxiproxy import Proxy, Toxic, ToxiproxyClient, ToxiproxyRequestError
+
+__all__ = [
+    "FAULT_TYPES",
+    "ActiveFault",
+    "FaultContext",
+    "FaultType",
+    "Proxy",
+    "SimpleFaultContext",
+    "Toxic",
+    "ToxicFault",
+    "ToxiproxyClient",
+    "ToxiproxyRequestError",
+    "ToxiproxyServer",
+    "fault_type",
+    "find_server_binary",
+    "register",
+    "validate_attributes",
+]

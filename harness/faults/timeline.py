@@ -1,0 +1,105 @@
+"""Applies and removes an experiment's faults on schedule, writing the actual times.
+
+Planned times are offsets from the start of load; the journal gets the moment each fault
+really took effect, which is what checks measure from.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EnvironmentProblem, HarnessError
+from ..events import RunEvents
+from ..journal import JournalWriter
+from .registry import ActiveFault
+
+if TYPE_CHECKING:
+    from ..experiment import ExperimentSpec, FaultSpec
+    from ..runtime.base import Deployment
+
+
+@dataclass
+class Scheduled:
+    spec: "FaultSpec"
+    fault: ActiveFault
+    start: float
+    end: float
+    applied_at: float | None = None
+    removed_at: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.applied_at is not None and self.removed_at is None
+
+
+class FaultTimeline:
+    def __init__(self, exp: "ExperimentSpec", deployment: "Deployment", journal: JournalWriter, events: RunEvents):
+        self.deployment, self.journal, self.events = deployment, journal, events
+        self.t0: float | None = None
+        self.items: list[Scheduled] = []
+        for spec in exp.faults:
+            target = spec.edge if spec.edge is not None else spec.service
+            assert spec.name is not None and target is not None, "experiment was not validated"
+            fault = ActiveFault(name=spec.name, type=spec.type, target=target, attributes=spec.parsed_attributes,
+                                stream=spec.stream, toxicity=spec.toxicity)
+            self.items.append(Scheduled(spec, fault, spec.start, exp.fault_end(spec)))
+
+    def begin(self, t0: float) -> None:
+        self.t0 = t0
+
+    def first_start(self) -> float | None:
+        return min((s.start for s in self.items), default=None)
+
+    def active_names(self) -> list[str]:
+        return [s.fault.name for s in self.items if s.active]
+
+    def tick(self, now: float) -> None:
+        """Remove what is due, then apply what is due (a fault ending as another starts)."""
+        assert self.t0 is not None
+        offset = now - self.t0
+        for item in self.items:
+            if item.active and offset >= item.end:
+                self._remove(item)
+        for item in self.items:
+            if item.applied_at is None and item.removed_at is None and offset >= item.start:
+                self._apply(item)
+
+    def _apply(self, item: Scheduled) -> None:
+        f = item.fault
+        try:
+            f.kind.apply(self.deployment, f)
+        except (HarnessError, OSError, ValueError) as exc:
+            self.journal.write("fault_error", fault=f.name, action="apply", error=str(exc))
+            raise EnvironmentProblem(f"could not apply fault '{f.name}' ({f.type} on {f.target}): {exc}") from exc
+        rec = self.journal.write("fault_applied", fault=f.name, type=f.type, target=f.target, stream=f.stream,
+                                 toxicity=f.toxicity, attributes=f.attributes.model_dump(), planned_s=item.start)
+        item.applied_at = rec["t"]
+        self.events.fault_applied.fire(fault=f.name, type=f.type, target=f.target, at_s=item.applied_at - (self.t0 or 0))
+
+    def _remove(self, item: Scheduled) -> bool:
+        f = item.fault
+        try:
+            f.kind.remove(self.deployment, f)
+        except Exception as exc:  # noqa: BLE001 - removal must never stop the other removals
+            self.journal.write("fault_error", fault=f.name, action="remove", error=f"{type(exc).__name__}: {exc}")
+            return False
+        rec = self.journal.write("fault_removed", fault=f.name, planned_s=item.end)
+        item.removed_at = rec["t"]
+        self.events.fault_removed.fire(fault=f.name, at_s=item.removed_at - (self.t0 or 0))
+        return True
+
+    def remove_all(self) -> None:
+        """Heal everything, whatever happened. Falls back to Toxiproxy's reset if a removal fails."""
+        failed = [item for item in self.items if item.active and not self._remove(item)]
+        if failed:
+            try:
+                self.deployment.toxiproxy.reset()
+            except Exception as exc:  # noqa: BLE001
+                self.journal.write("fault_error", fault="*", action="reset", error=str(exc))
+                return
+            for item in failed:
+                rec = self.journal.write("fault_removed", fault=item.fault.name, via="reset", planned_s=item.end)
+                item.removed_at = rec["t"]
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [{"fault": s.fault.name, "applied": s.applied_at, "removed": s.removed_at} for s in self.items]

@@ -1,0 +1,128 @@
+"""The run's append-only history, one JSON object per line (``journal.jsonl``).
+
+Everything that happened lands here with an epoch timestamp ``t``: requests, faults applied
+and removed, target events, phases, service starts and stops, audits. Checks and reports
+read only a finished journal, so a report can always be re-rendered from it.
+
+Record kinds (field ``kind``):
+    run_started       experiment, system, seed, defect, runtime, config
+    phase             phase (setup, load, teardown, ...)
+    service_started   service, url, pid
+    service_stopped   service, returncode
+    proxy_created     edge, listen, upstream
+    load_started / load_stopped
+    request           name, method, ms, outcome (ok|fail|info), status, error, bytes
+                      (``t`` is when the request started; ``info`` = outcome unknown, e.g. timed out)
+    fault_applied     fault, type, target, attributes, stream, toxicity
+    fault_removed     fault
+    fault_error       fault, action, error
+    event             service, type, ...fields (a resilience event the target reported)
+    audit             service, state (the service's own account of its state at the end)
+    run_finished      status
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, TextIO
+
+Record = dict[str, Any]
+
+
+class JournalWriter:
+    """Appends records; flushes often so an interrupted run keeps what it recorded."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file: TextIO = path.open("a", encoding="utf-8")
+        self._last_flush = time.monotonic()
+        self.count = 0
+
+    def write(self, kind: str, t: float | None = None, **fields: Any) -> Record:
+        record = {"kind": kind, "t": time.time() if t is None else t, **fields}
+        self.write_record(record)
+        return record
+
+    def write_record(self, record: Record) -> None:
+        self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        self.count += 1
+        now = time.monotonic()
+        if now - self._last_flush > 0.5 or record.get("kind") != "request":
+            self._file.flush()
+            self._last_flush = now
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+            self._file.close()
+
+
+@dataclass
+class FaultWindow:
+    name: str
+    type: str
+    target: str
+    applied: float | None
+    removed: float | None
+    record: Record = field(default_factory=dict)
+
+
+class History:
+    """A read-only view of a finished journal with the accessors checks need."""
+
+    def __init__(self, records: Iterable[Record]):
+        self.records: list[Record] = list(records)
+        self.requests: list[Record] = [r for r in self.records if r["kind"] == "request"]
+        self.requests.sort(key=lambda r: r["t"])
+        self.events: list[Record] = [r for r in self.records if r["kind"] == "event"]
+        self.events.sort(key=lambda r: r["t"])
+
+    def first(self, kind: str) -> Record | None:
+        return next((r for r in self.records if r["kind"] == kind), None)
+
+    def of_kind(self, kind: str) -> Iterator[Record]:
+        return (r for r in self.records if r["kind"] == kind)
+
+    @property
+    def run(self) -> Record:
+        return self.first("run_started") or {}
+
+    @property
+    def load_start(self) -> float | None:
+        r = self.first("load_started")
+        return r["t"] if r else None
+
+    @property
+    def load_end(self) -> float | None:
+        r = self.first("load_stopped")
+        if r:
+            return r["t"]
+        return self.requests[-1]["t"] if self.requests else None
+
+    def faults(self) -> dict[str, FaultWindow]:
+        out: dict[str, FaultWindow] = {}
+        for r in self.records:
+            if r["kind"] == "fault_applied":
+                out[r["fault"]] = FaultWindow(r["fault"], r.get("type", ""), r.get("target", ""), r["t"], None, r)
+            elif r["kind"] == "fault_removed" and r["fault"] in out:
+                out[r["fault"]].removed = r["t"]
+        return out
+
+    def audits(self) -> dict[str, Any]:
+        return {r["service"]: r.get("state") for r in self.of_kind("audit")}
+
+
+def read_journal(path: str | Path) -> History:
+    records = []
+    with Path(path).open(encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash; the rest of the history still counts
+    return History(records)

@@ -1,0 +1,265 @@
+"""The Locust subprocess: ``python -m harness.load.locust_process --locustfile F --out O ...``.
+
+This is the only module of the harness that imports Locust, and it runs only as a process of
+its own: ``import locust`` monkey-patches the whole process for gevent, which must never
+happen to the harness (see /work/shared/ENVIRONMENT.md). ``harness.load.LoadProcess`` starts
+it and reads ``--out``.
+
+``--out`` receives one compact JSON object per line, in this order::
+
+    {"kind":"load_started","t":..,"users":N,"spawn_rate":R}
+    {"kind":"request","t":<start, epoch s>,"name":..,"method":..,"ms":<raw float>,
+     "outcome":"ok"|"fail"|"info","status":<int|null>,"error":<str|null>,"bytes":<int|null>}
+    ...
+    {"kind":"load_stopped","t":..}
+
+Locust's own statistics round percentiles (10 ms steps below 1 s), so each request's raw
+timing is written here instead. ``info`` means the client cannot know the outcome: the
+request timed out, and the server may well have done the work.
+
+Lines go through a buffered file flushed by a greenlet every 0.2 s, never once per request:
+a reader may see a cut last line and must keep it for later (``LoadProcess.drain`` does).
+
+Exit codes: 0 when the load ran (even if every request failed), 2 for a bad locustfile or an
+unknown ``--user-class``; the reason goes to stderr.
+"""
+from __future__ import annotations
+
+# First import on purpose: gevent patches this process before anything else opens a socket.
+import locust  # noqa: I001
+import locust.env
+import locust.log
+import locust.stats
+from locust import User
+
+import argparse
+import importlib.util
+import inspect
+import json
+import random
+import signal
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+import gevent
+import gevent.event
+import requests
+
+FLUSH_INTERVAL = 0.2
+EXIT_USAGE = 2
+
+_TIMEOUT_TYPES: tuple[type[BaseException], ...] = (
+    TimeoutError,  # socket.timeout is an alias since 3.10
+    gevent.Timeout,  # FastHttpUser's network_timeout
+    requests.exceptions.Timeout,  # HttpUser's timeout=
+)
+
+
+class UsageError(Exception):
+    """A locustfile or an option that cannot run: reported on stderr, exit 2."""
+
+
+# --- locustfile -----------------------------------------------------------------------------
+
+
+def import_locustfile(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise UsageError(f"locustfile not found: {path}")
+    # Its own directory first, as Locust does, so a locustfile can import its helpers.
+    sys.path.insert(0, str(path.parent.resolve()))
+    # A fixed module name: a file called locust.py or random.py must not shadow a real module.
+    spec = importlib.util.spec_from_file_location("_harness_locustfile", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise UsageError(f"locustfile {path} failed to import: {type(exc).__name__}: {exc}") from exc
+    return module
+
+
+def select_user_classes(module: ModuleType, path: Path, names: list[str]) -> list[type[User]]:
+    """The named classes, or every concrete User subclass defined in the locustfile itself."""
+    visible = {
+        name: obj
+        for name, obj in vars(module).items()
+        if inspect.isclass(obj) and issubclass(obj, User) and not obj.abstract
+    }
+    defined_here = [cls for cls in visible.values() if cls.__module__ == module.__name__]
+    if not names:
+        if not defined_here:
+            raise UsageError(f"no User classes in {path} (abstract ones and imported ones do not count)")
+        return defined_here
+    unknown = [n for n in names if n not in visible]
+    if unknown:
+        found = ", ".join(sorted(visible)) or "none"
+        raise UsageError(
+            f"unknown user class {', '.join(repr(n) for n in unknown)} in {path}; found: {found}"
+        )
+    return [visible[n] for n in dict.fromkeys(names)]
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+def outcome_of(exception: BaseException | None) -> str:
+    if exception is None:
+        return "ok"
+    for exc in _chain(exception):
+        if type(exc).__name__ == "ConnectTimeout":
+            return "fail"  # no connection, so the request was never sent: its outcome is known
+        if isinstance(exc, _TIMEOUT_TYPES) or "Timeout" in type(exc).__name__:
+            return "info"
+    # geventhttpclient reports a read timeout as RetriesExceeded(..., original=timed out), and a
+    # catch_response failure is free text: the message is the last resort.
+    text = str(exception)
+    if "timed out" in text or "Timeout" in text:
+        return "info"
+    return "fail"
+
+
+def _chain(exception: BaseException, depth: int = 5) -> list[BaseException]:
+    """The exception and what it wraps: geventhttpclient's ``original``, then cause/context."""
+    seen: list[BaseException] = []
+    exc: BaseException | None = exception
+    while exc is not None and len(seen) < depth and exc not in seen:
+        seen.append(exc)
+        inner = getattr(exc, "original", None)
+        exc = inner if isinstance(inner, BaseException) else (exc.__cause__ or exc.__context__)
+    return seen
+
+
+def describe(exception: BaseException) -> str:
+    text = str(exception)
+    return f"{type(exception).__name__}: {text}" if text else type(exception).__name__
+
+
+class RecordWriter:
+    """Appends JSON lines through a buffer that a greenlet flushes every ``FLUSH_INTERVAL``."""
+
+    def __init__(self, path: Path):
+        self._file: TextIO = path.open("a", encoding="utf-8", buffering=1 << 16)
+        self._flusher: gevent.Greenlet | None = None
+        # Most requests share a handful of (name, method) pairs: encode that part once.
+        self._heads: dict[tuple[str, str], str] = {}
+
+    def write(self, kind: str, **fields: Any) -> None:
+        record = {"kind": kind, "t": time.time(), **fields}
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response_length: int | None,
+        response: Any = None,
+        exception: BaseException | None = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> None:
+        ms = float(response_time) if response_time is not None else None
+        if start_time is None:  # a custom client that fires the event without it
+            start_time = time.time() - (ms or 0.0) / 1000.0
+        status = getattr(response, "status_code", None)
+        if not isinstance(status, int) or status <= 0:
+            status = None  # 0 is Locust's "no answer", not an HTTP status
+        head = self._heads.get((name, request_type))
+        if head is None:
+            head = self._heads[(name, request_type)] = (
+                f',"name":{json.dumps(name)},"method":{json.dumps(request_type)}'
+            )
+        error = "null" if exception is None else json.dumps(describe(exception))
+        self._file.write(
+            f'{{"kind":"request","t":{start_time!r}{head},"ms":{"null" if ms is None else repr(ms)},'
+            f'"outcome":"{outcome_of(exception)}","status":{"null" if status is None else status},'
+            f'"error":{error},"bytes":{response_length if isinstance(response_length, int) else "null"}}}\n'
+        )
+
+    def start_flushing(self) -> None:
+        self._flusher = gevent.spawn(self._flush_forever)
+
+    def _flush_forever(self) -> None:
+        while True:
+            gevent.sleep(FLUSH_INTERVAL)
+            self._file.flush()
+
+    def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.kill(block=True)
+        self._file.flush()
+        self._file.close()
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m harness.load.locust_process", description=__doc__.split("\n")[0])
+    p.add_argument("--locustfile", required=True, type=Path)
+    p.add_argument("--host", default=None, help="base URL; default: each user class's own host")
+    p.add_argument("--users", type=int, default=1)
+    p.add_argument("--spawn-rate", type=float, default=1.0)
+    p.add_argument("--run-time", type=float, required=True, help="seconds of load, a float")
+    p.add_argument("--user-class", action="append", default=[], dest="user_classes",
+                   help="run only this class (repeatable); default: every class the locustfile defines")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, type=Path, help="file that receives one JSON line per record")
+    p.add_argument("--print-stats", action="store_true", help="print Locust's summary tables to stdout at the end")
+    args = p.parse_args(argv)
+    if args.users < 1 or args.spawn_rate <= 0 or args.run_time < 0:
+        p.error("--users must be >= 1, --spawn-rate > 0 and --run-time >= 0")
+    return args
+
+
+def run(args: argparse.Namespace) -> int:
+    locust.log.setup_logging("WARNING")
+    try:
+        user_classes = select_user_classes(import_locustfile(args.locustfile), args.locustfile, args.user_classes)
+    except UsageError as exc:
+        print(f"harness.load.locust_process: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    random.seed(args.seed)
+
+    env = locust.env.Environment(user_classes=user_classes, host=args.host, events=locust.events)
+    runner = env.create_local_runner()
+    env.events.init.fire(environment=env, runner=runner, web_ui=None)
+
+    stop_requested = gevent.event.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop_requested.set)
+
+    writer = RecordWriter(args.out)
+    env.events.request.add_listener(writer.on_request)
+    writer.start_flushing()
+    try:
+        # Written before start(): no user greenlet can run (and record) until this one yields.
+        writer.write("load_started", users=args.users, spawn_rate=args.spawn_rate)
+        runner.start(args.users, args.spawn_rate)
+        # The loop's clock is cached: refresh it, or the import time above is taken off the run.
+        gevent.get_hub().loop.update_now()
+        stop_requested.wait(timeout=args.run_time)
+        runner.quit()
+        writer.write("load_stopped")
+    finally:
+        writer.close()
+    env.events.quitting.fire(environment=env, reverse=True)
+    if args.print_stats:
+        lines = locust.stats.get_stats_summary(env.stats, current=False)
+        lines += ["", *locust.stats.get_percentile_stats_summary(env.stats)]
+        if env.stats.errors:
+            lines += ["", *locust.stats.get_error_report_summary(env.stats)]
+        print("\n".join(lines), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

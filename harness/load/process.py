@@ -1,0 +1,239 @@
+"""Runs Locust in a subprocess and reads the records it appends to a file.
+
+The harness never imports Locust: ``import locust`` monkey-patches the whole process for
+gevent. ``LoadProcess`` starts ``python -m harness.load.locust_process`` in a session of its
+own (so a stop reaches the whole process group) and reads its JSON lines with ``drain()``,
+which never blocks: call it as often as the run loop likes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ..errors import EnvironmentProblem
+
+__all__ = ["LoadProcess", "Record"]
+
+Record = dict[str, Any]
+
+# The directory that holds the ``harness`` package: the child must import the same code.
+_SOURCE_ROOT = Path(__file__).resolve().parents[2]
+_POLL_INTERVAL = 0.05
+
+
+class LoadProcess:
+    """One Locust run: ``start()``, ``wait_started()``, ``drain()`` while it runs, ``stop()``.
+
+    Also a context manager that stops the process on the way out, whatever happened.
+    """
+
+    def __init__(
+        self,
+        *,
+        locustfile: Path,
+        host: str,
+        users: int,
+        spawn_rate: float,
+        duration: float,
+        user_classes: list[str],
+        seed: int,
+        out_path: Path,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+    ):
+        self.locustfile = Path(locustfile)
+        """The locustfile; its concrete User classes run unless ``user_classes`` names some."""
+        self.host = host
+        """Base URL every user sends to."""
+        self.users = users
+        self.spawn_rate = spawn_rate
+        self.duration = duration
+        """Seconds of load, from ``load_started``."""
+        self.user_classes = list(user_classes)
+        self.seed = seed
+        """Seeds ``random`` in the Locust process."""
+        self.out_path = Path(out_path)
+        """Where the child appends its records (truncated by ``start()``)."""
+        self.log_path = Path(log_path)
+        """The child's stdout and stderr."""
+        self.env = dict(env or {})
+        """Added to (and overriding) this process's environment for the child."""
+        self.bad_lines = 0
+        """Complete lines that were not JSON (none expected: the child writes whole lines)."""
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._offset = 0
+        self._partial = b""
+        self._pending: list[Record] = []
+        self._started_at: float | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable, "-m", "harness.load.locust_process",
+            "--locustfile", str(self.locustfile),
+            "--host", self.host,
+            "--users", str(self.users),
+            "--spawn-rate", repr(float(self.spawn_rate)),
+            "--run-time", repr(float(self.duration)),
+            "--seed", str(self.seed),
+            "--out", str(self.out_path),
+        ]
+        for name in self.user_classes:
+            cmd += ["--user-class", name]
+        return cmd
+
+    def start(self) -> None:
+        if self._proc is not None:
+            raise RuntimeError("LoadProcess.start() called twice; make a new LoadProcess per run")
+        self.out_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.out_path.write_bytes(b"")  # records of an earlier run must not be read as this one's
+        env = {**os.environ, **self.env}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH")) if p)
+        with self.log_path.open("wb") as log:
+            try:
+                self._proc = subprocess.Popen(
+                    self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    env=env, start_new_session=True,
+                )
+            except OSError as exc:
+                raise EnvironmentProblem(
+                    f"could not start Locust ({sys.executable} -m harness.load.locust_process): {exc}",
+                    hint="check that this Python has locust installed",
+                ) from exc
+
+    def poll(self) -> int | None:
+        """The exit code, or None while the process runs."""
+        return self._require_started().poll()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    def wait_started(self, timeout: float) -> float:
+        """Block until the child records ``load_started``; return its ``t`` (epoch seconds).
+
+        The records read meanwhile stay queued for the next ``drain()``. If the child exits
+        first, or nothing comes within ``timeout`` (then the child is stopped), raises
+        EnvironmentProblem with the end of its log.
+        """
+        proc = self._require_started()
+        deadline = time.monotonic() + timeout
+        while self._started_at is None:
+            exited = proc.poll()  # before reading, so a record written just before exit is seen
+            self._queue_new_records()
+            if self._started_at is not None:
+                break
+            if exited is not None:
+                raise EnvironmentProblem(
+                    f"Locust exited with code {exited} before load started "
+                    f"(locustfile {self.locustfile}):\n{self._indented_log_tail()}",
+                    hint=f"full log: {self.log_path}",
+                )
+            if time.monotonic() >= deadline:
+                self.stop()
+                raise EnvironmentProblem(
+                    f"Locust did not start load within {timeout:g}s (locustfile {self.locustfile}); "
+                    f"it was stopped. Its log ends:\n{self._indented_log_tail()}",
+                    hint=f"a slow machine may need a longer timeout; full log: {self.log_path}",
+                )
+            time.sleep(_POLL_INTERVAL)
+        return self._started_at
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM the process group, wait up to ``timeout``, then SIGKILL it. Idempotent.
+
+        The child answers SIGTERM by ending the load and writing ``load_stopped``: ``drain()``
+        after ``stop()`` returns the last records. Returns the exit code (None if never started).
+        """
+        proc = self._proc
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self._signal_group(signal.SIGKILL)
+                proc.wait()
+        return proc.returncode
+
+    def __enter__(self) -> LoadProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- records ----------------------------------------------------------------------------
+
+    def drain(self) -> list[Record]:
+        """The records appended since the last call, in file order. Never blocks.
+
+        A line still being written (no newline yet) is kept back until it is complete.
+        """
+        self._queue_new_records()
+        records, self._pending = self._pending, []
+        return records
+
+    def _queue_new_records(self) -> None:
+        try:
+            with self.out_path.open("rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            return
+        if not data:
+            return
+        self._offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                self.bad_lines += 1
+                continue
+            if self._started_at is None and record.get("kind") == "load_started":
+                self._started_at = float(record["t"])
+            self._pending.append(record)
+
+    # --- diagnostics ------------------------------------------------------------------------
+
+    def log_tail(self, n: int = 20) -> str:
+        """The last ``n`` lines of the child's log ("" if there is none yet)."""
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 64 * 1024))
+                data = f.read()
+        except FileNotFoundError:
+            return ""
+        return "\n".join(data.decode("utf-8", errors="replace").splitlines()[-n:])
+
+    def _indented_log_tail(self) -> str:
+        tail = self.log_tail(20)
+        return "\n".join("    " + line for line in tail.splitlines()) if tail else "    (log is empty)"
+
+    def _require_started(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            raise RuntimeError("LoadProcess is not started; call start() first")
+        return self._proc
+
+    def _signal_group(self, signum: int) -> None:
+        assert self._proc is not None
+        try:
+            os.killpg(self._proc.pid, signum)  # start_new_session: the group id is the child's pid
+        except ProcessLookupError:
+            pass

@@ -1,0 +1,55 @@
+"""Loopback port helpers for the processes the harness starts (Toxiproxy, services, Locust)."""
+from __future__ import annotations
+
+import socket
+import time
+
+from .errors import EnvironmentProblem
+
+__all__ = ["free_port", "port_is_open", "wait_for_port"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that was free on ``host`` a moment ago.
+
+    The kernel picks it (bind to port 0), so parallel runs do not collide on a fixed range.
+    Another process can still take it before our child binds it: callers that start a server
+    on it must report a bind failure clearly rather than assume it cannot happen.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def port_is_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True if something accepts TCP connections on ``host:port`` now."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for_port(host: str, port: int, timeout: float = 10.0, interval: float = 0.05) -> None:
+    """Block until something accepts TCP connections on ``host:port``.
+
+    Raises EnvironmentProblem naming the address, the time waited and the last refusal, so a
+    caller can add what it knows (a log file, a command line) and re-raise.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: OSError | None = None
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=min(1.0, timeout)):
+                return
+        except OSError as exc:
+            last_error = exc
+        if time.monotonic() >= deadline:
+            raise EnvironmentProblem(
+                f"nothing accepted connections on {host}:{port} within {timeout:g}s "
+                f"(last error: {last_error})",
+                hint="check that the process meant to listen there started, and its log",
+            ) from last_error
+        time.sleep(interval)

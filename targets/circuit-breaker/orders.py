@@ -1,0 +1,158 @@
+"""orders: takes orders and charges them at payments through a circuit breaker.
+
+When payments fails (error, timeout, 5xx) or the breaker is open, the order is still
+accepted: it is stored as "pending" (to be charged later) and the answer says why.
+
+    HOST=127.0.0.1 PORT=8001 PAYMENTS_URL=http://127.0.0.1:8002 PYTHONPATH=../_shared python orders.py
+
+Env: PAYMENTS_URL, PAYMENTS_TIMEOUT (s, 0.5), BREAKER_ENABLED (true),
+BREAKER_FAILURE_THRESHOLD (5), BREAKER_RESET_TIMEOUT (s, 2.0), BREAKER_HALF_OPEN_MAX_CALLS (1).
+BREAKER_ENABLED=false is the "breaker-disabled" defect: every call waits on payments.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import uuid
+
+import httpx
+from prometheus_client import Counter, Enum, Histogram
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from breaker import STATES, BreakerOpen, CircuitBreaker
+from servicekit import emit_event, env_flag, env_float, env_int, health_route, metrics_route, serve
+
+PAYMENTS_URL = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8002").rstrip("/")
+PAYMENTS_TIMEOUT = env_float("PAYMENTS_TIMEOUT", 0.5)
+BREAKER_ENABLED = env_flag("BREAKER_ENABLED", True)
+
+BREAKER_STATE = Enum("circuit_breaker_state", "Current breaker state", ["breaker"], states=list(STATES))
+BREAKER_TRANSITIONS = Counter(
+    "circuit_breaker_transitions_total", "Breaker state changes", ["breaker", "previous", "state"]
+)
+ORDERS = Counter("orders_total", "Orders answered", ["status", "reason"])
+# Calls that actually left for payments: while the breaker is open this should stay at
+# the probe rate, which is what the harness checks.
+PAYMENTS_CALLS = Counter("orders_payments_calls_total", "Calls sent to payments", ["outcome"])
+PAYMENTS_LATENCY = Histogram("orders_payments_call_seconds", "Time spent calling payments")
+
+
+class PaymentsError(Exception):
+    """payments answered 5xx: it is unhealthy, and the breaker must count it."""
+
+
+def _on_breaker_change(previous: str, state: str) -> None:
+    emit_event("breaker_state", state=state, previous=previous, breaker="payments")
+    BREAKER_STATE.labels("payments").state(state)
+    BREAKER_TRANSITIONS.labels("payments", previous, state).inc()
+
+
+breaker: CircuitBreaker | None = None
+if BREAKER_ENABLED:
+    breaker = CircuitBreaker(
+        "payments",
+        failure_threshold=env_int("BREAKER_FAILURE_THRESHOLD", 5),
+        reset_timeout=env_float("BREAKER_RESET_TIMEOUT", 2.0),
+        half_open_max_calls=env_int("BREAKER_HALF_OPEN_MAX_CALLS", 1),
+    )
+    breaker.add_listener(_on_breaker_change)
+    BREAKER_STATE.labels("payments").state(breaker.state)
+
+orders: dict[str, dict] = {}  # order_id -> order; in memory, this is a test target
+client: httpx.AsyncClient  # created in lifespan, on the server's event loop
+
+
+async def charge(order_id: str, amount: float) -> httpx.Response:
+    """One call to payments. Raises on error, timeout, 5xx and garbled 200; returns any other answer."""
+    outcome = "error"
+    try:
+        with PAYMENTS_LATENCY.time():
+            # asyncio.timeout bounds the whole call; httpx's own timeout is per phase
+            # (connect, read, ...) and could add up to several times PAYMENTS_TIMEOUT.
+            async with asyncio.timeout(PAYMENTS_TIMEOUT):
+                response = await client.post("/charge", json={"order_id": order_id, "amount": amount})
+        if response.status_code >= 500:
+            raise PaymentsError(f"payments answered {response.status_code}")
+        if response.status_code == 200:
+            try:
+                response.json()
+            except ValueError:
+                # A garbled answer (e.g. a truncating fault) is as bad as no answer.
+                raise PaymentsError("payments answered 200 without valid JSON") from None
+        outcome = "ok"
+        return response
+    except (TimeoutError, httpx.TimeoutException):
+        outcome = "timeout"
+        raise
+    finally:
+        PAYMENTS_CALLS.labels(outcome).inc()
+
+
+async def create_order(request: Request) -> JSONResponse:
+    try:
+        body = await request.json()
+        amount = float(body["amount"])
+    except (ValueError, KeyError, TypeError):
+        return JSONResponse({"error": "expected JSON {amount, order_id?}"}, status_code=422)
+    if amount <= 0:
+        return JSONResponse({"error": "amount must be positive"}, status_code=422)
+    order = {"order_id": str(body.get("order_id") or uuid.uuid4().hex), "amount": amount}
+
+    try:
+        if breaker is not None:
+            response = await breaker.call(charge, order["order_id"], amount)
+        else:
+            response = await charge(order["order_id"], amount)
+    except BreakerOpen:
+        return _fallback(order, "breaker-open")
+    except (httpx.HTTPError, TimeoutError, PaymentsError):
+        return _fallback(order, "payments-unavailable")
+
+    if response.status_code != 200:
+        # payments is up but refused the charge (4xx): not an outage, so no fallback.
+        ORDERS.labels("rejected", "").inc()
+        return JSONResponse({"error": "payments rejected the charge", "upstream_status": response.status_code}, 502)
+    order.update(status="paid", charge_id=response.json().get("charge_id"))
+    orders[order["order_id"]] = order
+    ORDERS.labels("paid", "").inc()
+    return JSONResponse(order)
+
+
+def _fallback(order: dict, reason: str) -> JSONResponse:
+    # Accept the order for later payment: the user is not failed because payments is.
+    order.update(status="pending", degraded=True, reason=reason)
+    orders[order["order_id"]] = order
+    ORDERS.labels("pending", reason).inc()
+    return JSONResponse(order)
+
+
+async def get_order(request: Request) -> JSONResponse:
+    order = orders.get(request.path_params["order_id"])
+    if order is None:
+        return JSONResponse({"error": "no such order"}, status_code=404)
+    return JSONResponse(order)
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app):
+    global client
+    async with httpx.AsyncClient(base_url=PAYMENTS_URL, timeout=PAYMENTS_TIMEOUT) as client:
+        yield
+
+
+app = Starlette(
+    routes=[
+        health_route("orders"),
+        metrics_route(),
+        Route("/orders", create_order, methods=["POST"]),
+        Route("/orders/{order_id}", get_order, methods=["GET"]),
+    ],
+    lifespan=lifespan,
+)
+
+if __name__ == "__main__":
+    serve(app, default_port=8001)

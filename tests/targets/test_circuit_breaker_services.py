@@ -1,0 +1,248 @@
+"""The circuit-breaker target as real processes: orders -> payments (no Toxiproxy here).
+
+Faults are made without Toxiproxy: payments is killed, or orders is pointed at a stub
+that hangs (accepts TCP, never answers) or answers 503. Time bounds are generous: the
+machine has 2 noisy cores.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGET = ROOT / "targets" / "circuit-breaker"
+SHARED = ROOT / "targets" / "_shared"
+EVENT_PREFIX = "@harness-event "
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    """One target service as a subprocess, its output collected line by line."""
+
+    def __init__(self, script: str, port: int, **env: str):
+        self.name, self.port, self.url = script, port, f"http://127.0.0.1:{port}"
+        full_env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "PYTHONPATH": str(SHARED),
+                    "PYTHONUNBUFFERED": "1", **env}
+        self.proc = subprocess.Popen(
+            [sys.executable, f"{script}.py"], cwd=TARGET, env=full_env,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_healthy(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._reader.join(2)
+                pytest.fail(f"{self.name} exited {self.proc.returncode}:\n" + "\n".join(self.lines))
+            try:
+                if httpx.get(self.url + "/health", timeout=1.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        pytest.fail(f"{self.name} not healthy after {timeout}s:\n" + "\n".join(self.lines))
+
+    def events(self, type: str = "breaker_state") -> list[dict]:
+        found = [json.loads(line[len(EVENT_PREFIX):]) for line in list(self.lines) if line.startswith(EVENT_PREFIX)]
+        return [e for e in found if e["type"] == type]
+
+    def wait_events(self, n: int, timeout: float = 5.0) -> list[dict]:
+        # The line is flushed before the answer is sent, but our reader thread may lag.
+        deadline = time.monotonic() + timeout
+        while len(self.events()) < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.events()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._reader.join(5)
+        self.proc.stdout.close()
+
+
+class Services:
+    """Starts services and always stops every one of them."""
+
+    def __init__(self):
+        self.started: list[Service] = []
+
+    def start(self, script: str, port: int | None = None, **env: str) -> Service:
+        svc = Service(script, port or free_port(), **env)
+        self.started.append(svc)
+        svc.wait_healthy()
+        return svc
+
+    def stop_all(self) -> None:
+        for svc in reversed(self.started):
+            svc.stop()
+
+
+@pytest.fixture
+def services():
+    s = Services()
+    try:
+        yield s
+    finally:
+        s.stop_all()
+
+
+@pytest.fixture
+def hanging_upstream():
+    """A TCP listener that never accepts: connects succeed, answers never come."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(128)
+        yield f"http://127.0.0.1:{s.getsockname()[1]}"
+
+
+@pytest.fixture
+def failing_upstream():
+    """An HTTP server that answers 503 to everything."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def place_order(orders: Service, client: httpx.Client) -> tuple[dict, float]:
+    started = time.monotonic()
+    r = client.post(orders.url + "/orders", json={"amount": 42.5})
+    elapsed = time.monotonic() - started
+    assert r.status_code == 200, r.text
+    return r.json(), elapsed
+
+
+def test_paid_then_breaker_opens_when_payments_dies_and_closes_when_it_returns(services):
+    payments = services.start("payments")
+    orders = services.start("orders", PAYMENTS_URL=payments.url, BREAKER_FAILURE_THRESHOLD="5",
+                            BREAKER_RESET_TIMEOUT="2")
+    with httpx.Client(timeout=10) as client:
+        order, _ = place_order(orders, client)
+        assert order["status"] == "paid" and order["charge_id"]
+        assert client.get(f"{orders.url}/orders/{order['order_id']}").json()["status"] == "paid"
+        assert orders.events() == []
+
+        payments.proc.kill()
+        payments.proc.wait(10)
+        reasons = [place_order(orders, client)[0].get("reason") for _ in range(8)]
+        # Sequential calls: exactly the threshold reaches payments, then it fails fast.
+        assert reasons == ["payments-unavailable"] * 5 + ["breaker-open"] * 3
+        order, _ = place_order(orders, client)
+        assert order["status"] == "pending" and order["degraded"] is True
+        assert client.get(f"{orders.url}/orders/{order['order_id']}").json()["status"] == "pending"
+
+        events = orders.wait_events(1)
+        assert [(e["previous"], e["state"], e["breaker"]) for e in events] == [("closed", "open", "payments")]
+        assert isinstance(events[0]["t"], float) and abs(events[0]["t"] - time.time()) < 60
+        metrics = client.get(orders.url + "/metrics").text
+        assert 'circuit_breaker_state{breaker="payments",circuit_breaker_state="open"} 1.0' in metrics
+
+        # payments comes back on the same port; after the reset timeout a probe closes it.
+        services.start("payments", port=payments.port)
+        deadline = time.monotonic() + 15
+        while (order := place_order(orders, client)[0])["status"] != "paid":
+            assert order["reason"] == "breaker-open"
+            assert time.monotonic() < deadline, "breaker did not close after payments returned"
+            time.sleep(0.1)
+        states = [(e["previous"], e["state"]) for e in orders.wait_events(3)]
+        assert states == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
+
+
+def test_open_breaker_fails_fast_when_payments_hangs(services, hanging_upstream):
+    orders = services.start("orders", PAYMENTS_URL=hanging_upstream, PAYMENTS_TIMEOUT="1.0",
+                            BREAKER_FAILURE_THRESHOLD="3", BREAKER_RESET_TIMEOUT="30")
+    with httpx.Client(timeout=10) as client:
+        slow = [place_order(orders, client) for _ in range(3)]
+        fast = [place_order(orders, client) for _ in range(5)]
+    for order, elapsed in slow:
+        assert order["reason"] == "payments-unavailable"
+        assert 0.9 <= elapsed < 5.0  # waited out PAYMENTS_TIMEOUT, and no longer
+    for order, elapsed in fast:
+        assert order["reason"] == "breaker-open"
+        assert elapsed < 0.5, f"open breaker answered in {elapsed:.3f}s"
+    assert [e["state"] for e in orders.wait_events(1)] == ["open"]
+
+
+def test_5xx_answers_count_as_failures(services, failing_upstream):
+    orders = services.start("orders", PAYMENTS_URL=failing_upstream, BREAKER_FAILURE_THRESHOLD="2",
+                            BREAKER_RESET_TIMEOUT="30")
+    with httpx.Client(timeout=10) as client:
+        reasons = [place_order(orders, client)[0]["reason"] for _ in range(4)]
+    assert reasons == ["payments-unavailable"] * 2 + ["breaker-open"] * 2
+    assert [e["state"] for e in orders.wait_events(1)] == ["open"]
+
+
+def test_breaker_disabled_defect_waits_on_every_call_and_emits_nothing(services, hanging_upstream):
+    orders = services.start("orders", PAYMENTS_URL=hanging_upstream, PAYMENTS_TIMEOUT="0.5",
+                            BREAKER_ENABLED="false", BREAKER_FAILURE_THRESHOLD="3")
+    with httpx.Client(timeout=10) as client:
+        results = [place_order(orders, client) for _ in range(6)]
+        metrics = client.get(orders.url + "/metrics").text
+    for order, elapsed in results:
+        assert order["status"] == "pending" and order["reason"] == "payments-unavailable"
+        assert elapsed >= 0.45  # every call waited for payments: nothing failed fast
+    time.sleep(0.5)  # give a (wrong) late event line time to show up
+    assert orders.events() == [] and not any(line.startswith(EVENT_PREFIX) for line in orders.lines)
+    assert "circuit_breaker_state{" not in metrics
+
+
+def test_locustfile_drives_orders_without_failures(services, tmp_path):
+    payments = services.start("payments")
+    orders = services.start("orders", PAYMENTS_URL=payments.url)
+    # Locust in its own process: importing it here would gevent-patch the test run.
+    run = subprocess.run(
+        [sys.executable, "-m", "locust", "-f", "locustfile.py", "--headless", "-u", "5", "-r", "5",
+         "-t", "3s", "--host", orders.url, "--csv", str(tmp_path / "run"), "--only-summary"],
+        cwd=TARGET, capture_output=True, text=True, timeout=90,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = (tmp_path / "run_stats.csv").read_text().splitlines()
+    row = next(r.split(",") for r in rows if ",POST /orders," in r)
+    header = rows[0].split(",")
+    requests, failures = int(row[header.index("Request Count")]), int(row[header.index("Failure Count")])
+    assert requests > 20 and failures == 0
