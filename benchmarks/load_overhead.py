@@ -7,6 +7,8 @@
     per-round ratios.
 (b) The latency a Toxiproxy proxy with no toxic adds: N sequential keep-alive GETs straight to
     the target and N through the proxy, interleaved in blocks; median and p99 of each.
+(c) The listener's own cost per request record, timed alone in a child process: explains (a)
+    when the machine is too noisy for the ratio to say much.
 
 Prints a JSON summary and writes it to ``benchmarks/results/<name>.json``. Scratch files
 (Locust CSVs, logs, records) go to ``benchmarks/runs/`` (not versioned).
@@ -114,7 +116,7 @@ def run_harness(url: str, users: int, duration: float, workdir: Path) -> dict[st
     window = max(r["t"] + r["ms"] / 1000 for r in requests) - records[0]["t"]
     return {"requests": len(requests), "rps": round(len(requests) / window, 1), "window_s": round(window, 3),
             "locust_cpu_s": round(cpu, 2), "cpu_us_per_request": round(cpu / len(requests) * 1e6, 1),
-            "drain_cpu_s": round(drain_cpu, 2)}
+            "drain_cpu_s": round(drain_cpu, 2), "bad_lines": load.bad_lines}
 
 
 def measure_load(url: str, users: int, duration: float, rounds: int, runs: Path) -> dict[str, object]:
@@ -142,6 +144,37 @@ def measure_load(url: str, users: int, duration: float, rounds: int, runs: Path)
             h["cpu_us_per_request"] / b["cpu_us_per_request"] for h, b in zip(harness, bare)), 3),
         "median_ratio": round(statistics.median(ratios), 3),
     }
+
+
+# What one request record costs the Locust process, without a network: the listener alone.
+# In a child process: importing locust_process patches the whole process for gevent.
+_RECORD_COST = """
+import sys, time
+from pathlib import Path
+from harness.load.locust_process import RecordWriter
+
+class Answer:
+    status_code = 200
+
+writer, answer, n = RecordWriter(Path(sys.argv[1])), Answer(), int(sys.argv[2])
+begun = time.perf_counter()
+for _ in range(n):
+    writer.on_request(request_type="GET", name="/", response_time=6.123456789, response_length=5,
+                      response=answer, exception=None, start_time=time.time(), context={}, url="http://x/")
+writer.close()
+print((time.perf_counter() - begun) / n * 1e6)
+"""
+
+
+def measure_record_cost(runs: Path, n: int = 200_000, repeats: int = 3) -> dict[str, object]:
+    samples = []
+    for i in range(repeats):
+        out = subprocess.run([sys.executable, "-c", _RECORD_COST, str(runs / f"cost{i}.jsonl"), str(n)],
+                             capture_output=True, text=True, check=True, timeout=120)
+        samples.append(float(out.stdout))
+        (runs / f"cost{i}.jsonl").unlink()
+    return {"records": n, "us_per_record": [round(x, 2) for x in samples],
+            "median_us_per_record": round(statistics.median(samples), 2)}
 
 
 # --- (b) Toxiproxy --------------------------------------------------------------------------
@@ -231,6 +264,7 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         if not args.skip_load:
             summary["load"] = measure_load(url, args.users, args.duration, args.rounds, runs)
+            summary["record_cost"] = measure_record_cost(runs)
         if not args.skip_toxiproxy:
             summary["toxiproxy"] = measure_toxiproxy(port, args.requests, args.block, runs)
     text = json.dumps(summary, indent=2)

@@ -163,6 +163,11 @@ def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems)
                 problems.add(format_loc(loc + ("service",)),
                              f"system '{exp.target.name}' has no service '{fault.service}'; services: {', '.join(services)}",
                              doc.line_of(loc + ("service",)))
+        if not ftype.per_connection:
+            for field in ("stream", "toxicity"):
+                if field in fault.model_fields_set:
+                    problems.add(format_loc(loc + (field,)), f"fault type '{fault.type}' acts on the whole "
+                                 f"{ftype.target_kind}; it takes no '{field}'", doc.line_of(loc + (field,)))
         try:
             fault.parsed_attributes = ftype.Attributes.model_validate(fault.attributes)
         except ValidationError as exc:

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+from . import process as _process  # noqa: F401  (registers the process fault types)
 from . import toxics as _toxics  # noqa: F401  (registers the network fault types)
 from .registry import (
     FAULT_TYPES,

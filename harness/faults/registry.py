@@ -118,7 +118,9 @@ class ActiveFault:
         """Validate type and attributes from raw values (as read from a file) and build the fault."""
         kind = fault_type(type)
         if not kind.per_connection and (stream, toxicity) != ("downstream", 1.0):
-            raise ValueError(f"fault type '{type}' takes no stream or toxicity: it acts on the whole {kind.target_kind}")
+            raise ValueError(
+                f"fault type '{type}' takes no stream or toxicity: it acts on the whole {kind.target_kind}"
+            )
         return cls(name, type, target, validate_attributes(type, attributes), stream, toxicity)
 
     @property
@@ -145,7 +147,8 @@ class ToxicFault(FaultType):
 
 def _whole_units(unit_seconds: float, unit: str) -> BeforeValidator:
     def convert(value: Any) -> Any:
-        if isinstance(value, bool):  # YAML's `yes` must not become 1 ms
+        # YAML's `yes` must not become 1 ms. ValueError, not TypeError: pydantic reports only the former.
+        if isinstance(value, bool):
             raise ValueError(f"expected a whole number of {unit} or a duration like '2s', got {value!r}")
         if not isinstance(value, (int, str)):
             return value  # let pydantic's int validation report the type error

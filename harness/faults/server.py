@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, NoReturn
+from typing import IO, NoReturn, Self
 
 import httpx
 
@@ -73,6 +73,7 @@ class ToxiproxyServer:
         port: int | None = None,
         binary: Path | None = None,
         startup_timeout: float = 10.0,
+        log_level: str = "info",
     ):
         self.log_path = Path(log_path)
         """Where the server's stdout and stderr go (appended)."""
@@ -82,6 +83,8 @@ class ToxiproxyServer:
         self.binary = binary
         """None finds it with find_server_binary() at start()."""
         self.startup_timeout = startup_timeout
+        self.log_level = log_level
+        """Toxiproxy's LOG_LEVEL. Unset, it logs at trace: lines for every connection and API call."""
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._client: ToxiproxyClient | None = None
@@ -103,7 +106,7 @@ class ToxiproxyServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
-    def start(self) -> ToxiproxyServer:
+    def start(self) -> Self:
         if self._process is not None:
             raise RuntimeError("ToxiproxyServer.start() called twice")
         binary = self.binary or find_server_binary()
@@ -123,7 +126,8 @@ class ToxiproxyServer:
         # A new session keeps the terminal's Ctrl-C away from the server: the harness must
         # still reach it afterwards to remove faults, then stops it itself.
         self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            env={**os.environ, "LOG_LEVEL": self.log_level}, start_new_session=True,
         )
         try:
             self._wait_until_answering(command, log_start)
@@ -183,7 +187,7 @@ class ToxiproxyServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def __enter__(self) -> ToxiproxyServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import quote
 
 import httpx
@@ -213,7 +213,7 @@ class ToxiproxyClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> ToxiproxyClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

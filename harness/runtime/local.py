@@ -51,7 +51,7 @@ class LocalDeployment(Deployment):
     def _start(self) -> None:
         self.server.start()
         self.toxiproxy: ToxiproxyClient = self.server.client
-        self.req.journal.write("toxiproxy_started", api=self.server.api_url)
+        self.req.journal.write("toxiproxy_started", api=self.server.api_url, pid=self.server.pid)
         for name in self.system.services:
             self.ports[name] = free_port(HOST)
         for edge in self.system.edges.values():

@@ -59,11 +59,14 @@ def test_the_package_exports_exactly_its_public_names() -> None:
 # -- attributes --------------------------------------------------------------------------------
 
 def test_a_misspelt_attribute_fails_listing_the_known_ones() -> None:
-    with pytest.raises(ValidationError, match=r"unknown field 'latncy' \(did you mean 'latency'\?\); known fields: latency, jitter"):
+    known = r"unknown field 'latncy' \(did you mean 'latency'\?\); known fields: latency, jitter"
+    with pytest.raises(ValidationError, match=known):
         validate_attributes("latency", {"latncy": 300})
 
 
-@pytest.mark.parametrize(("written", "ms"), [("2s", 2000), ("500ms", 500), (300, 300), ("1.5s", 1500), ("1m", 60000)])
+@pytest.mark.parametrize(
+    ("written", "ms"), [("2s", 2000), ("500ms", 500), (300, 300), ("1.5s", 1500), ("1m", 60000)]
+)
 def test_a_time_is_whole_milliseconds_written_as_a_number_or_a_duration(written: Any, ms: int) -> None:
     assert validate_attributes("latency", {"latency": written}).model_dump() == {"latency": ms, "jitter": 0}
 
@@ -75,7 +78,8 @@ def test_a_negative_time_is_rejected(written: Any) -> None:
 
 
 def test_a_number_in_a_string_is_rejected_showing_the_valid_forms() -> None:
-    with pytest.raises(ValidationError, match=r"invalid duration '300': write a whole number of milliseconds \(300\) or a duration"):
+    valid_forms = r"invalid duration '300': write a whole number of milliseconds \(300\) or a duration"
+    with pytest.raises(ValidationError, match=valid_forms):
         validate_attributes("slow_close", {"delay": "300"})
 
 
@@ -109,7 +113,8 @@ def test_bandwidth_needs_a_positive_rate_because_zero_stops_all_data() -> None:
 
 
 def test_other_attributes_default_to_toxiproxys_zero_values() -> None:
-    defaults = {name: validate_attributes(name, None).model_dump() for name in FAULT_TYPES if name not in {"bandwidth", "slicer"}}
+    with_defaults = [name for name in FAULT_TYPES if name not in {"bandwidth", "slicer"}]
+    defaults = {name: validate_attributes(name, None).model_dump() for name in with_defaults}
     assert defaults == {
         "down": {}, "latency": {"latency": 0, "jitter": 0}, "limit_data": {"bytes": 0},
         "reset_peer": {"timeout": 0}, "slow_close": {"delay": 0}, "timeout": {"timeout": 0},
@@ -144,7 +149,11 @@ def test_an_unknown_edge_names_the_known_ones() -> None:
 
 # -- against the real toxiproxy-server -----------------------------------------------------------
 
-MINIMAL = {"bandwidth": {"rate": 100}, "slicer": {"average_size": 64, "size_variation": 8, "delay": "1ms"}}
+# The two types without defaults; the others are applied with Toxiproxy's zero values.
+MINIMAL: dict[str, dict[str, Any]] = {
+    "bandwidth": {"rate": 100},
+    "slicer": {"average_size": 64, "size_variation": 8, "delay": "1ms"},
+}
 
 
 @pytest.mark.integration

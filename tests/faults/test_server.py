@@ -39,7 +39,9 @@ def test_the_env_var_wins_over_the_repo_and_path(tmp_path: Path, monkeypatch: py
     assert find_server_binary(repo_root=tmp_path / "repo") == named
 
 
-def test_a_wrong_env_var_is_tool_missing_rather_than_another_binary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_wrong_env_var_is_tool_missing_rather_than_another_binary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "nope"))
     with pytest.raises(ToolMissing, match=f"{ENV_VAR}=.*/nope is not an executable file"):
         find_server_binary()
@@ -60,7 +62,9 @@ def test_path_is_searched_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert find_server_binary(repo_root=tmp_path / "empty-repo") == on_path
 
 
-def test_a_missing_binary_says_to_run_make_tools_or_set_the_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_binary_says_to_run_make_tools_or_set_the_env_var(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolMissing) as caught:
@@ -105,7 +109,9 @@ def test_the_server_starts_on_a_free_loopback_port_and_answers(tmp_path: Path) -
         assert server.client.proxies() == {}
         # -proxy-metrics was passed: without it /metrics is a 404.
         assert httpx.get(f"{server.api_url}/metrics", trust_env=False).status_code == 200
-    assert f"127.0.0.1:{server.port}" in (tmp_path / "server.log").read_text()
+    log = (tmp_path / "server.log").read_text()
+    assert f"127.0.0.1:{server.port}" in log
+    assert '"level":"debug"' not in log  # LOG_LEVEL=info: no line per API call or connection
 
 
 @pytest.mark.integration
@@ -143,7 +149,8 @@ def test_a_bind_failure_is_reported_at_once_although_the_server_keeps_running(tm
         port = taken.getsockname()[1]
         server = ToxiproxyServer(tmp_path / "server.log", port=port, startup_timeout=8)
         started = time.monotonic()
-        with pytest.raises(ToxiproxyError, match=r"(?s)reported an error before its API answered.*address already in use"):
+        reported = r"(?s)reported an error before its API answered.*address already in use"
+        with pytest.raises(ToxiproxyError, match=reported):
             server.start()
     assert time.monotonic() - started < 4
     assert not server.running

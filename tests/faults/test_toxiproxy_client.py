@@ -29,12 +29,12 @@ def timed_get(url: str) -> float:
 
 def test_a_non_2xx_answer_is_a_toxiproxy_error_naming_method_url_status_and_body() -> None:
     client = mock_client(lambda r: httpx.Response(404, json={"error": "proxy not found", "status": 404}))
-    with pytest.raises(ToxiproxyError) as caught:
+    with pytest.raises(ToxiproxyRequestError) as caught:
         client.get_proxy("db")
     message = str(caught.value)
     assert message.startswith(f"Toxiproxy GET {BASE}/proxies/db answered 404: ")
     assert "proxy not found" in message
-    assert isinstance(caught.value, EnvironmentProblem)
+    assert isinstance(caught.value, ToxiproxyError) and isinstance(caught.value, EnvironmentProblem)
     assert (caught.value.status, caught.value.method) == (404, "GET")
 
 
@@ -175,7 +175,8 @@ def test_reset_removes_every_toxic_and_enables_every_proxy(toxiproxy: ToxiproxyC
 
 @pytest.mark.integration
 def test_a_missing_proxy_is_a_toxiproxy_error_with_status_404(toxiproxy: ToxiproxyClient) -> None:
-    with pytest.raises(ToxiproxyError, match=r"GET http://127\.0\.0\.1:\d+/proxies/nope answered 404: .*proxy not found"):
+    not_found = r"GET http://127\.0\.0\.1:\d+/proxies/nope answered 404: .*proxy not found"
+    with pytest.raises(ToxiproxyError, match=not_found):
         toxiproxy.get_proxy("nope")
 
 

@@ -1,0 +1,101 @@
+"""Process faults: what happens to a service itself, not to its network edges.
+
+They act through the runtime (``FaultContext.service_action``), so the same fault means a
+signal to a local process group or an action on a container, whichever runtime runs it.
+
+    kill      SIGKILL (a crash); the service is started again when the fault ends, unless restart: false
+    stop      a graceful stop (SIGTERM); started again when the fault ends
+    pause     SIGSTOP (frozen: connections open, nothing answers); SIGCONT when the fault ends
+    restart   a graceful stop and a start, at once; nothing to undo
+"""
+from __future__ import annotations
+
+from typing import ClassVar, Protocol
+
+from pydantic import Field
+
+from ..model import Spec
+from .registry import ActiveFault, FaultContext, FaultType, TargetKind, register
+
+__all__ = ["Kill", "Pause", "Restart", "ServiceFaultContext", "Stop"]
+
+
+class ServiceFaultContext(FaultContext, Protocol):
+    def service_action(self, service: str, action: str) -> None:
+        """kill, stop, start, pause, resume or restart one service."""
+        ...
+
+
+class ServiceFault(FaultType):
+    target_kind: ClassVar[TargetKind] = "service"
+    per_connection: ClassVar[bool] = False
+    on_apply: ClassVar[str]
+    on_remove: ClassVar[str | None] = None
+
+    def apply(self, ctx: FaultContext, fault: ActiveFault) -> None:
+        _actions(ctx).service_action(fault.target, self.on_apply)
+
+    def remove(self, ctx: FaultContext, fault: ActiveFault) -> None:
+        action = self.undo(fault)
+        if action is not None:
+            _actions(ctx).service_action(fault.target, action)
+
+    def undo(self, fault: ActiveFault) -> str | None:
+        return self.on_remove
+
+
+def _actions(ctx: FaultContext) -> ServiceFaultContext:
+    if not hasattr(ctx, "service_action"):
+        raise TypeError("this runtime cannot act on services (no service_action)")
+    return ctx  # type: ignore[return-value]
+
+
+class RestartAttributes(Spec):
+    restart: bool = Field(True, description="start the service again when the fault ends")
+
+
+@register
+class Kill(ServiceFault):
+    """SIGKILL the service (and its process group): a crash, with no chance to clean up."""
+
+    name = "kill"
+    on_apply = "kill"
+    Attributes = RestartAttributes
+
+    def undo(self, fault: ActiveFault) -> str | None:
+        return "start" if fault.attributes.restart else None  # type: ignore[attr-defined]
+
+
+@register
+class Stop(ServiceFault):
+    """Stop the service gracefully (SIGTERM, then SIGKILL after its stop_timeout)."""
+
+    name = "stop"
+    on_apply = "stop"
+    Attributes = RestartAttributes
+
+    def undo(self, fault: ActiveFault) -> str | None:
+        return "start" if fault.attributes.restart else None  # type: ignore[attr-defined]
+
+
+class NoAttributes(Spec):
+    pass
+
+
+@register
+class Pause(ServiceFault):
+    """Freeze the service (SIGSTOP) for the fault's duration: it holds connections but answers nothing."""
+
+    name = "pause"
+    on_apply = "pause"
+    on_remove = "resume"
+    Attributes = NoAttributes
+
+
+@register
+class Restart(ServiceFault):
+    """Stop the service gracefully and start it again at once."""
+
+    name = "restart"
+    on_apply = "restart"
+    Attributes = NoAttributes
