@@ -1,0 +1,53 @@
+"""Run a real experiment through the real CLI and hand back its exit code and result.json."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Run:
+    code: int
+    result: dict[str, Any]
+    out: Path
+    output: str
+
+    def check(self, name: str) -> dict[str, Any]:
+        for c in self.result["checks"]:
+            if c["name"] == name:
+                return c
+        raise AssertionError(f"no check named {name!r}; checks: {[c['name'] for c in self.result['checks']]}")
+
+    @property
+    def failed(self) -> set[str]:
+        return {c["name"] for c in self.result["checks"] if c["verdict"] == "failed"}
+
+    def explain(self) -> str:
+        lines = [f"exit {self.code}, verdict {self.result.get('verdict')}, status {self.result.get('status')}"]
+        lines += [f"  {c['verdict']:8} {c['name']}: {c['summary']}" for c in self.result.get("checks", [])]
+        return "\n".join(lines) + "\n" + self.output[-3000:]
+
+
+@pytest.fixture
+def run_experiment(tmp_path: Path) -> Callable[..., Run]:
+    """``run_experiment("experiments/x.yaml", defect=None, *extra_args)`` -> Run."""
+
+    def run(experiment: str, defect: str | None = None, *extra: str, timeout: float = 300) -> Run:
+        out = tmp_path / (defect or "sound")
+        args = [sys.executable, "-m", "harness.cli", "run", str(ROOT / experiment), "--out", str(out), "--quiet", *extra]
+        if defect:
+            args += ["--defect", defect]
+        proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        result_path = out / "result.json"
+        result = json.loads(result_path.read_text()) if result_path.exists() else {}
+        return Run(proc.returncode, result, out, proc.stdout + proc.stderr)
+
+    return run
