@@ -1,0 +1,1 @@
+"""Metrics: Prometheus scraping every service and Toxiproxy, and queries over it."""
