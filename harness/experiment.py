@@ -30,6 +30,8 @@ class LoadSpec(Spec):
     duration: Duration = Field(description="how long load runs; faults are timed from its start")
     user_classes: list[str] = Field(default_factory=list, description="Locust user classes; default: all in the locustfile")
     locustfile: str | None = Field(None, description="override the system's locustfile (relative to the experiment)")
+    record_bodies: int = Field(0, ge=0, le=1_000_000, description="record the first N bytes of every response "
+                               "body as the request's 'body' (0 = off); checks of response content need it")
 
 
 class FaultSpec(Spec):

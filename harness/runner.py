@@ -89,7 +89,8 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
             load = LoadProcess(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
                                spawn_rate=exp.load.spawn_rate, duration=exp.load.duration,
                                user_classes=exp.load.user_classes, seed=seed, out_path=run_dir / "requests.jsonl",
-                               log_path=run_dir / "logs" / "locust.log", env=deployment.load_env())
+                               log_path=run_dir / "logs" / "locust.log", env=deployment.load_env(),
+                               record_bodies=exp.load.record_bodies)
             _phase(journal, ev, "load")
             load.start()
             t0 = load.wait_started(timeout=60.0)

@@ -165,3 +165,9 @@ def test_the_shipped_experiments_are_valid() -> None:
     root = Path(__file__).resolve().parent.parent
     for path in sorted((root / "experiments").glob("*.yaml")):
         load_experiment(path)
+
+
+def test_record_bodies_defaults_to_off_and_takes_no_negative_size(workdir: Path) -> None:
+    assert load_experiment(write(workdir, GOOD)).load.record_bodies == 0
+    msg = problems_of(write(workdir, GOOD.replace("users: 5", "users: 5\n  record_bodies: -1")))
+    assert "load.record_bodies:" in msg and "greater than or equal to 0" in msg

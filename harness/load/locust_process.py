@@ -9,13 +9,19 @@ it and reads ``--out``.
 
     {"kind":"load_started","t":..,"users":N,"spawn_rate":R}
     {"kind":"request","t":<start, epoch s>,"name":..,"method":..,"ms":<raw float>,
-     "outcome":"ok"|"fail"|"info","status":<int|null>,"error":<str|null>,"bytes":<int|null>}
+     "outcome":"ok"|"fail"|"info","status":<int|null>,"error":<str|null>,"bytes":<int|null>
+     [,"body":<text>[,"body_truncated":true]]}
     ...
     {"kind":"load_stopped","t":..}
 
 Locust's own statistics round percentiles (10 ms steps below 1 s), so each request's raw
 timing is written here instead. ``info`` means the client cannot know the outcome: the
 request timed out, and the server may well have done the work.
+
+With ``--record-bodies N`` (N > 0) each request that got an answer also carries ``body``: the
+first N bytes of the response body as text (invalid UTF-8 replaced), and ``body_truncated``
+when the body was longer. Off by default: checks of response content (conformance) need it,
+every other check does not, and the hot path then pays one integer test per request.
 
 Lines go through a buffered file flushed by a greenlet every 0.2 s, never once per request:
 a reader may see a cut last line and must keep it for later (``LoadProcess.drain`` does).
@@ -133,6 +139,22 @@ def _chain(exception: BaseException, depth: int = 5) -> list[BaseException]:
     return seen
 
 
+def body_fields(response: Any, limit: int) -> str:
+    """``,"body":..[,"body_truncated":true]`` for a response's first ``limit`` bytes, or "" if it has none."""
+    try:
+        content = response.content  # already read by Locust's clients; may raise for a broken answer
+    except Exception:
+        return ""
+    if isinstance(content, str):
+        content = content.encode("utf-8", errors="replace")
+    if not isinstance(content, (bytes, bytearray)):
+        return ""
+    # errors="replace": a cut in the middle of a multi-byte character must not lose the body.
+    text = bytes(content[:limit]).decode("utf-8", errors="replace")
+    flag = ',"body_truncated":true' if len(content) > limit else ""
+    return f',"body":{json.dumps(text)}{flag}'
+
+
 def describe(exception: BaseException) -> str:
     text = str(exception)
     return f"{type(exception).__name__}: {text}" if text else type(exception).__name__
@@ -141,8 +163,9 @@ def describe(exception: BaseException) -> str:
 class RecordWriter:
     """Appends JSON lines through a buffer that a greenlet flushes every ``FLUSH_INTERVAL``."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, record_bodies: int = 0):
         self._file: TextIO = path.open("a", encoding="utf-8", buffering=1 << 16)
+        self._body_limit = record_bodies
         self._flusher: gevent.Greenlet | None = None
         # Most requests share a handful of (name, method) pairs: encode that part once.
         self._heads: dict[tuple[str, str], str] = {}
@@ -174,10 +197,11 @@ class RecordWriter:
                 f',"name":{json.dumps(name)},"method":{json.dumps(request_type)}'
             )
         error = "null" if exception is None else json.dumps(describe(exception))
+        body = body_fields(response, self._body_limit) if self._body_limit and status is not None else ""
         self._file.write(
             f'{{"kind":"request","t":{start_time!r}{head},"ms":{"null" if ms is None else repr(ms)},'
             f'"outcome":"{outcome_of(exception)}","status":{"null" if status is None else status},'
-            f'"error":{error},"bytes":{response_length if isinstance(response_length, int) else "null"}}}\n'
+            f'"error":{error},"bytes":{response_length if isinstance(response_length, int) else "null"}{body}}}\n'
         )
 
     def start_flushing(self) -> None:
@@ -209,10 +233,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="run only this class (repeatable); default: every class the locustfile defines")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, type=Path, help="file that receives one JSON line per record")
+    p.add_argument("--record-bodies", type=int, default=0, metavar="N",
+                   help="record the first N bytes of every response body (0, the default: none)")
     p.add_argument("--print-stats", action="store_true", help="print Locust's summary tables to stdout at the end")
     args = p.parse_args(argv)
-    if args.users < 1 or args.spawn_rate <= 0 or args.run_time < 0:
-        p.error("--users must be >= 1, --spawn-rate > 0 and --run-time >= 0")
+    if args.users < 1 or args.spawn_rate <= 0 or args.run_time < 0 or args.record_bodies < 0:
+        p.error("--users must be >= 1, --spawn-rate > 0, --run-time >= 0 and --record-bodies >= 0")
     return args
 
 
@@ -233,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         gevent.signal_handler(signum, stop_requested.set)
 
-    writer = RecordWriter(args.out)
+    writer = RecordWriter(args.out, record_bodies=args.record_bodies)
     env.events.request.add_listener(writer.on_request)
     writer.start_flushing()
     try:

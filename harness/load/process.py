@@ -47,6 +47,7 @@ class LoadProcess:
         out_path: Path,
         log_path: Path,
         env: dict[str, str] | None = None,
+        record_bodies: int = 0,
     ):
         self.locustfile = Path(locustfile)
         """The locustfile; its concrete User classes run unless ``user_classes`` names some."""
@@ -65,6 +66,10 @@ class LoadProcess:
         """The child's stdout and stderr."""
         self.env = dict(env or {})
         """Added to (and overriding) this process's environment for the child."""
+        if record_bodies < 0:
+            raise ValueError(f"record_bodies must be >= 0, not {record_bodies}")
+        self.record_bodies = record_bodies
+        """Bytes of each response body to record as ``body`` (0: none, the cheap default)."""
         self.bad_lines = 0
         """Complete lines that were not JSON (none expected: the child writes whole lines)."""
         self._proc: subprocess.Popen[bytes] | None = None
@@ -88,6 +93,8 @@ class LoadProcess:
         ]
         for name in self.user_classes:
             cmd += ["--user-class", name]
+        if self.record_bodies:
+            cmd += ["--record-bodies", str(self.record_bodies)]
         return cmd
 
     def start(self) -> None:
