@@ -160,6 +160,10 @@ class _Validators:
         return f"{error.json_path}: {_cut(error.message)}"
 
 
+def _ms(ms: Any) -> float | None:
+    return round(float(ms), 2) if isinstance(ms, (int, float)) else None
+
+
 def _cut(text: str, n: int = EXCERPT) -> str:
     return text if len(text) <= n else text[:n] + "..."
 
@@ -219,7 +223,7 @@ def conformance(history: History, p: ConformanceParams, windows: Windows) -> Out
             kinds[kind] = kinds.get(kind, 0) + 1
             if len(examples) < p.max_examples:
                 examples.append({"at_s": round(r["t"] - origin, 3), "name": r.get("name"), "status": r.get("status"),
-                                 "ms": r.get("ms"), "body": _cut(str(r.get("body", ""))), "problem": problem})
+                                 "ms": _ms(r.get("ms")), "body": _cut(str(r.get("body", ""))), "problem": problem})
     judged = counts["ok"] + counts["bad"]
     evidence.update(requests=len(reqs), conforming=counts["ok"], non_conforming=counts["bad"],
                     unchecked=counts["unchecked"], no_answer=counts["no_answer"], degraded=degraded, statuses=statuses,
