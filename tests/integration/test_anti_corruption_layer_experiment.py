@@ -1,0 +1,42 @@
+"""experiments/anti-corruption-layer.yaml for real: passes on the sound system, and each defect
+of the system fails the check that measures what it breaks. About 35 s per run."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+EXPERIMENT = "experiments/anti-corruption-layer.yaml"
+
+
+def test_the_sound_acl_keeps_the_domain_clean_through_slicing_truncation_and_latency(run_experiment) -> None:
+    run = run_experiment(EXPERIMENT)
+    assert run.code == 0, run.explain()
+    assert run.result["verdict"] == "passed" and not run.failed
+    everything = run.check("domain-answers-conform")["evidence"]
+    assert everything["non_conforming"] == 0 and everything["degraded"] >= 10
+    truncated = run.check("truncation-is-a-clean-domain-error")["evidence"]
+    # Half the legacy connections were cut: those became clean 503s, the rest answered whole.
+    assert set(truncated["statuses"]) == {"200", "503"} and truncated["degraded"] == truncated["statuses"]["503"]
+    assert run.check("sliced-answers-reassembled")["evidence"]["statuses"] == {
+        "200": run.check("sliced-answers-reassembled")["evidence"]["requests"]}
+
+
+def test_a_pass_through_acl_lets_cut_and_sliced_records_into_the_domain(run_experiment) -> None:
+    run = run_experiment(EXPERIMENT, "pass-through")
+    assert run.code == 1, run.explain()
+    assert {"domain-answers-conform", "sliced-answers-reassembled", "truncation-is-a-clean-domain-error"} <= run.failed
+    example = run.check("truncation-is-a-clean-domain-error")["evidence"]["non_conforming_examples"][0]
+    # The offending answer itself: a 200 carrying a customer built from half a record.
+    assert example["status"] == 200 and example["problem"].startswith("$.customer")
+    assert json.loads(example["body"])["customer"]["status"] is None
+    assert run.check("sliced-answers-reassembled")["evidence"]["non_conforming"] > 100
+
+
+def test_an_acl_without_a_deadline_holds_the_domain_as_long_as_legacy_is_slow(run_experiment) -> None:
+    run = run_experiment(EXPERIMENT, "no-deadline")
+    assert run.code == 1, run.explain()
+    assert "slow-legacy-is-cut-at-the-deadline" in run.failed, run.explain()
+    assert run.check("slow-legacy-is-cut-at-the-deadline")["evidence"]["value_ms"] >= 2400
