@@ -222,8 +222,9 @@ def conformance(history: History, p: ConformanceParams, windows: Windows) -> Out
             kind = f"status {r.get('status')}: {problem}"
             kinds[kind] = kinds.get(kind, 0) + 1
             if len(examples) < p.max_examples:
-                examples.append({"at_s": round(r["t"] - origin, 3), "name": r.get("name"), "status": r.get("status"),
-                                 "ms": _ms(r.get("ms")), "body": _cut(str(r.get("body", ""))), "problem": problem})
+                # The problem before the body: in a report's table it is what a reader needs first.
+                examples.append({"at_s": round(r["t"] - origin, 3), "status": r.get("status"), "problem": problem,
+                                 "body": _cut(str(r.get("body", ""))), "ms": _ms(r.get("ms")), "name": r.get("name")})
     judged = counts["ok"] + counts["bad"]
     evidence.update(requests=len(reqs), conforming=counts["ok"], non_conforming=counts["bad"],
                     unchecked=counts["unchecked"], no_answer=counts["no_answer"], degraded=degraded, statuses=statuses,
