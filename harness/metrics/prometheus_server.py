@@ -159,6 +159,29 @@ class PrometheusServer:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    def wait_scraping(self, journal: "JournalWriter", timeout: float = 15.0) -> bool:
+        """Block until every target was scraped once (up or down), so load starts under watch.
+
+        Prometheus 2.x hands targets to its scrapers on a 5 s tick: its first scrape comes
+        about 5 s after start-up, whatever the interval. Runtimes start it before the
+        services so that this overlaps their start-up.
+        """
+        began = time.monotonic()
+        seen = 0
+        with httpx.Client(base_url=self.url, timeout=2.0) as client:
+            while time.monotonic() - began < timeout and self.running:
+                try:
+                    result = client.get("/api/v1/query", params={"query": "count(up)"}).json()["data"]["result"]
+                    seen = int(float(result[0]["value"][1])) if result else 0
+                except (httpx.HTTPError, ValueError, KeyError, IndexError):
+                    seen = 0
+                if seen >= len(self.targets):
+                    break
+                time.sleep(0.1)
+        journal.write("prometheus_scraping", waited_s=round(time.monotonic() - began, 3), targets=len(self.targets),
+                      targets_scraped=seen)
+        return seen >= len(self.targets)
+
 
 def start_for_run(targets: list[ScrapeTarget], run_dir: Path, journal: "JournalWriter",
                   notice: Callable[[str], None] | None = None) -> PrometheusServer | None:

@@ -63,10 +63,13 @@ class LocalDeployment(Deployment):
             upstream = f"{HOST}:{self.ports[edge.target]}"
             self.toxiproxy.create_proxy(edge.name, listen=f"{HOST}:{listen_port}", upstream=upstream)
             self.req.journal.write("proxy_created", edge=edge.name, listen=f"{HOST}:{listen_port}", upstream=upstream)
-        for name in self.system.start_order():
-            self._start_service(name)
+        # Before the services: Prometheus's first scrape comes ~5 s after it starts; overlap that.
         self.prometheus = start_for_run(self._scrape_targets(), self.req.run_dir, self.req.journal,
                                         notice=lambda m: self.req.events.notice.fire(message=m))
+        for name in self.system.start_order():
+            self._start_service(name)
+        if self.prometheus is not None:
+            self.prometheus.wait_scraping(self.req.journal)
 
     def _scrape_targets(self) -> list[ScrapeTarget]:
         targets = [ScrapeTarget(name, f"{HOST}:{self.ports[name]}", svc.metrics)
