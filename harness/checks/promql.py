@@ -115,7 +115,6 @@ def promql(history: History, p: PromqlParams, windows: Windows) -> Outcome:
         why = history.first("prometheus_unavailable")
         reason = why.get("reason", "") if why else "the runtime recorded no prometheus_started"
         return Outcome("unknown", f"{NO_PROMETHEUS}: {reason}", evidence)
-    evidence["prometheus"] = started.get("url")
     records = [r for r in history.of_kind("metric_series") if r.get("query") == p.query and r.get("window") == w.label
                and r.get("step") == p.step]
     if not records:
