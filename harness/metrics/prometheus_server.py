@@ -86,6 +86,11 @@ class PrometheusServer:
     def pid(self) -> int | None:
         return self._process.pid if self._process else None
 
+    @property
+    def storage(self) -> str | None:
+        """The temporary TSDB directory while running; removed by stop()."""
+        return self._storage
+
     def start(self) -> "PrometheusServer":
         """Start and wait until ready; on failure stop what started and raise PrometheusUnavailable."""
         try:
@@ -205,7 +210,7 @@ def start_for_run(targets: list[ScrapeTarget], run_dir: Path, journal: "JournalW
         if notice:
             notice(f"Prometheus did not start, PromQL checks will be unknown: {str(exc).splitlines()[0]}")
         return None
-    journal.write("prometheus_started", url=server.url, pid=server.pid, binary=str(binary),
+    journal.write("prometheus_started", url=server.url, pid=server.pid, binary=str(binary), storage=server.storage,
                   scrape_interval=server.scrape_interval, config=str(server.config_path),
                   targets=[{"job": t.job, "address": t.address, "metrics_path": t.metrics_path} for t in targets])
     return server

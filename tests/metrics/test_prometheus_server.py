@@ -87,7 +87,7 @@ def test_a_real_prometheus_scrapes_its_targets_and_leaves_nothing_behind(monkeyp
     down = f"127.0.0.1:{free_port()}"
     server = start_for_run([ScrapeTarget("down", down)], tmp_path, journal)
     assert server is not None and server.running
-    storage = server._storage
+    storage = server.storage
     assert storage is not None and os.path.isdir(storage)
     try:
         assert server.wait_scraping(journal, timeout=15)
@@ -102,7 +102,7 @@ def test_a_real_prometheus_scrapes_its_targets_and_leaves_nothing_behind(monkeyp
     scraping = history.first("prometheus_scraping")
     assert scraping is not None and scraping["targets_scraped"] == 1 and scraping["waited_s"] < 15
     rec = history.first("prometheus_started")
-    assert rec is not None and rec["url"] == server.url and rec["scrape_interval"] == 1.0
+    assert rec is not None and rec["url"] == server.url and rec["scrape_interval"] == 1.0 and rec["storage"] == storage
     assert rec["targets"] == [{"job": "down", "address": down, "metrics_path": "/metrics"}]
     assert "job_name: down" in (tmp_path / "prometheus.yml").read_text()
     assert (tmp_path / "logs" / "prometheus.log").read_text().strip()
