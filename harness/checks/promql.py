@@ -113,7 +113,8 @@ def promql(history: History, p: PromqlParams, windows: Windows) -> Outcome:
     started = history.first("prometheus_started")
     if started is None:
         why = history.first("prometheus_unavailable")
-        reason = why.get("reason", "") if why else "the runtime recorded no prometheus_started"
+        reason = (why.get("reason", "") if why
+                  else "the journal records neither prometheus_started nor prometheus_unavailable")
         return Outcome("unknown", f"{NO_PROMETHEUS}: {reason}", evidence)
     records = [r for r in history.of_kind("metric_series") if r.get("query") == p.query and r.get("window") == w.label
                and r.get("step") == p.step]

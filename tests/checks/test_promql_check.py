@@ -104,7 +104,8 @@ def test_points_outside_the_window_are_trimmed() -> None:
 
 
 def test_every_series_must_hold_and_the_worst_is_named() -> None:
-    h = history([one([1, 1, 1], {"outcome": "ok"}), one([1, 9, 1], {"outcome": "timeout"}), one([2, 2, 2], {"outcome": "error"})])
+    h = history([one([1, 1, 1], {"outcome": "ok"}), one([1, 9, 1], {"outcome": "timeout"}),
+                 one([2, 2, 2], {"outcome": "error"})])
     out = promql(h, params(max=3), Windows(h))
     assert out.verdict == "failed"
     assert out.summary.startswith("1 of 3 series out of bounds; max of")
@@ -199,7 +200,8 @@ def test_a_crashing_collect_step_becomes_a_collect_error_record(monkeypatch: pyt
 def write_experiment(tmp_path: Any, check: str) -> Any:
     path = tmp_path / "exp.yaml"
     path.write_text("name: e\nsystem: circuit-breaker\nload: {duration: 20s}\n"
-                    "faults:\n  - {name: slow, type: latency, edge: orders->payments, attributes: {latency: 1s}, start: 5s}\n"
+                    "faults:\n  - {name: slow, type: latency, edge: orders->payments, attributes: {latency: 1s},"
+                    " start: 5s}\n"
                     f"checks:\n  - {check}\n")
     return path
 
@@ -219,3 +221,29 @@ def test_a_bad_promql_check_is_named_by_file_line_and_field(tmp_path: Any, check
     with pytest.raises(InputError) as err:
         load_experiment(write_experiment(tmp_path, check))
     assert message in str(err.value), str(err.value)
+
+
+def test_collect_then_evaluate_judges_a_steady_state_condition_over_before_and_after(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.checks import evaluate
+    from harness.experiment import CheckSpec, ExperimentSpec
+    from harness.metrics import query
+
+    asked: list[tuple[str, float, float]] = []
+
+    def fake_query_range(url: str, q: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        asked.append((q, start - T0, end - T0))
+        return [{"labels": {}, "values": [[float(t), 1.0] for t in range(int(start), int(end) + 1)]}]
+
+    monkeypatch.setattr(query, "query_range", fake_query_range)
+    spec = CheckSpec(type="promql", name="up")
+    spec.parsed_params = PromqlParams(query="min(up)", min=1)
+    exp = ExperimentSpec.model_validate({"name": "e", "system": "s", "load": {"duration": 30}})
+    exp.steady_state.conditions = [spec]
+    h = history(None)
+    records = collect(exp, h)
+    assert [(r["window"], r["query"]) for r in records] == [("before", "min(up)"), ("after", "min(up)")]
+    assert asked == [("min(up)", 1.0, 10.0), ("min(up)", 22.0, 30.0)]  # warmup 1 s, settle 2 s
+    results = evaluate(exp, History(h.records + records))
+    assert [(r.name, r.verdict) for r in results] == [("steady-state before: up", "passed"),
+                                                      ("steady-state after: up", "passed")]

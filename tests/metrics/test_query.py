@@ -63,8 +63,9 @@ def test_a_rejected_query_names_prometheus_own_error(prometheus) -> None:
     url, handler = prometheus
     handler.answer = (400, {"status": "error", "errorType": "bad_data",
                             "error": "1:5: parse error: unexpected \"by\" in aggregation"})
-    with pytest.raises(QueryError, match=r'^Prometheus refused the query: 1:5: parse error: unexpected "by" in aggregation$'):
+    with pytest.raises(QueryError) as err:
         query_range(url, "sum by", 100, 110, 1.0)
+    assert str(err.value) == 'Prometheus refused the query: 1:5: parse error: unexpected "by" in aggregation'
 
 
 def test_no_prometheus_listening_is_a_query_error_naming_the_url() -> None:
