@@ -28,7 +28,7 @@ from .prometheus_config import ScrapeTarget, render_config
 if TYPE_CHECKING:
     from ..journal import JournalWriter
 
-__all__ = ["ENV_VAR", "PrometheusServer", "PrometheusUnavailable", "find_prometheus", "start_for_run"]
+__all__ = ["ENV_VAR", "PrometheusServer", "PrometheusUnavailable", "find_prometheus"]
 
 ENV_VAR = "HARNESS_PROMETHEUS"
 DEBIAN_PATH = Path("/usr/bin/prometheus")
@@ -59,12 +59,17 @@ def find_prometheus() -> Path:
 
 
 class PrometheusServer:
-    """One Prometheus process scraping ``targets``: ``start()``, query ``.url``, ``stop()``."""
+    """One Prometheus process: ``start(targets)`` (or ``start_for_run``), query ``.url``, ``stop()``.
 
-    def __init__(self, binary: Path, targets: list[ScrapeTarget], *, config_path: Path, log_path: Path,
-                 host: str = "127.0.0.1", scrape_interval: float = 1.0, startup_timeout: float = 30.0):
+    Created before anything starts, so whoever holds it can always stop it (like
+    ``ToxiproxyServer``): an interrupt between starting and recording cannot leak a process.
+    """
+
+    def __init__(self, *, config_path: Path, log_path: Path, binary: Path | None = None, host: str = "127.0.0.1",
+                 scrape_interval: float = 1.0, startup_timeout: float = 30.0):
         self.binary = binary
-        self.targets = targets
+        """None finds it with find_prometheus() at start."""
+        self.targets: list[ScrapeTarget] = []
         self.config_path = config_path
         """Where the rendered prometheus.yml is written (kept: it shows what was scraped)."""
         self.log_path = log_path
@@ -91,9 +96,13 @@ class PrometheusServer:
         """The temporary TSDB directory while running; removed by stop()."""
         return self._storage
 
-    def start(self) -> "PrometheusServer":
+    def start(self, targets: list[ScrapeTarget]) -> "PrometheusServer":
         """Start and wait until ready; on failure stop what started and raise PrometheusUnavailable."""
+        if self._process is not None:
+            raise RuntimeError("PrometheusServer.start() called twice")
+        self.targets = list(targets)
         try:
+            self.binary = self.binary or find_prometheus()
             self._start()
         except BaseException:
             self.stop()
@@ -143,8 +152,11 @@ class PrometheusServer:
             text = ""
         return f"  last lines of {self.log_path}:\n" + ("\n".join(text.splitlines()[-lines:]) or "<empty log>")
 
-    def stop(self, grace: float = 5.0) -> None:
-        """SIGTERM, SIGKILL after ``grace`` seconds, then remove the storage. Idempotent."""
+    def stop(self, grace: float = 5.0) -> bool:
+        """SIGTERM, SIGKILL after ``grace`` seconds, then remove the storage. Idempotent.
+
+        True if there was a process to stop.
+        """
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -159,6 +171,7 @@ class PrometheusServer:
         storage, self._storage = self._storage, None
         if storage is not None:
             shutil.rmtree(storage, ignore_errors=True)
+        return process is not None
 
     @property
     def running(self) -> bool:
@@ -171,6 +184,8 @@ class PrometheusServer:
         about 5 s after start-up, whatever the interval. Runtimes start it before the
         services so that this overlaps their start-up.
         """
+        if not self.running:
+            return False
         began = time.monotonic()
         seen = 0
         with httpx.Client(base_url=self.url, timeout=2.0) as client:
@@ -188,29 +203,23 @@ class PrometheusServer:
         return seen >= len(self.targets)
 
 
-def start_for_run(targets: list[ScrapeTarget], run_dir: Path, journal: "JournalWriter",
-                  notice: Callable[[str], None] | None = None) -> PrometheusServer | None:
-    """A runtime's one call: start Prometheus if there is one, and say in the journal either way.
+    def start_for_run(self, targets: list[ScrapeTarget], journal: "JournalWriter",
+                      notice: Callable[[str], None] | None = None) -> bool:
+        """A runtime's one call: start if there is a Prometheus, and say so in the journal either way.
 
-    ``prometheus_started`` carries the URL PromQL checks query; ``prometheus_unavailable``
-    carries the reason they quote when they cannot judge.
-    """
-    try:
-        binary = find_prometheus()
-    except PrometheusUnavailable as exc:
-        journal.write("prometheus_unavailable", reason=str(exc))
-        return None
-    server = PrometheusServer(binary, targets, config_path=run_dir / "prometheus.yml",
-                              log_path=run_dir / "logs" / "prometheus.log")
-    try:
-        server.start()
-    except PrometheusUnavailable as exc:
-        # Found but would not start: worth a word on the console, the run goes on without it.
-        journal.write("prometheus_unavailable", reason=str(exc))
-        if notice:
-            notice(f"Prometheus did not start, PromQL checks will be unknown: {str(exc).splitlines()[0]}")
-        return None
-    journal.write("prometheus_started", url=server.url, pid=server.pid, binary=str(binary), storage=server.storage,
-                  scrape_interval=server.scrape_interval, config=str(server.config_path),
-                  targets=[{"job": t.job, "address": t.address, "metrics_path": t.metrics_path} for t in targets])
-    return server
+        ``prometheus_started`` carries the URL PromQL checks query; ``prometheus_unavailable``
+        the reason they quote when they cannot judge. Never raises PrometheusUnavailable.
+        """
+        try:
+            self.start(targets)
+        except PrometheusUnavailable as exc:
+            journal.write("prometheus_unavailable", reason=str(exc))
+            if self.binary is not None and notice:
+                # Found but would not start: worth a word on the console; the run goes on without it.
+                notice(f"Prometheus did not start, PromQL checks will be unknown: {str(exc).splitlines()[0]}")
+            return False
+        journal.write("prometheus_started", url=self.url, pid=self.pid, binary=str(self.binary), storage=self.storage,
+                      scrape_interval=self.scrape_interval, config=str(self.config_path),
+                      targets=[{"job": t.job, "address": t.address, "metrics_path": t.metrics_path}
+                               for t in self.targets])
+        return True

@@ -16,7 +16,7 @@ from ..faults.server import ToxiproxyServer
 from ..faults.toxiproxy import ToxiproxyClient
 from ..journal import Record
 from ..metrics.prometheus_config import ScrapeTarget
-from ..metrics.prometheus_server import PrometheusServer, start_for_run
+from ..metrics.prometheus_server import PrometheusServer
 from ..net import free_port
 from .base import Deployment, DeployRequest, runtimes
 from .health import wait_healthy
@@ -40,7 +40,8 @@ class LocalDeployment(Deployment):
         self.tails: dict[str, EventTail] = {}
         self._expected_down: set[str] = set()
         self._stopped = False
-        self.prometheus: PrometheusServer | None = None
+        self.prometheus = PrometheusServer(config_path=req.run_dir / "prometheus.yml",
+                                           log_path=self.logs_dir / "prometheus.log")
 
     # -- bring-up --------------------------------------------------------------------------
     def start(self) -> "LocalDeployment":
@@ -64,12 +65,11 @@ class LocalDeployment(Deployment):
             self.toxiproxy.create_proxy(edge.name, listen=f"{HOST}:{listen_port}", upstream=upstream)
             self.req.journal.write("proxy_created", edge=edge.name, listen=f"{HOST}:{listen_port}", upstream=upstream)
         # Before the services: Prometheus's first scrape comes ~5 s after it starts; overlap that.
-        self.prometheus = start_for_run(self._scrape_targets(), self.req.run_dir, self.req.journal,
-                                        notice=lambda m: self.req.events.notice.fire(message=m))
+        self.prometheus.start_for_run(self._scrape_targets(), self.req.journal,
+                                      notice=lambda m: self.req.events.notice.fire(message=m))
         for name in self.system.start_order():
             self._start_service(name)
-        if self.prometheus is not None:
-            self.prometheus.wait_scraping(self.req.journal)
+        self.prometheus.wait_scraping(self.req.journal)
 
     def _scrape_targets(self) -> list[ScrapeTarget]:
         targets = [ScrapeTarget(name, f"{HOST}:{self.ports[name]}", svc.metrics)
@@ -159,8 +159,7 @@ class LocalDeployment(Deployment):
         if self._stopped:
             return
         self._stopped = True
-        if self.prometheus is not None:
-            self.prometheus.stop()
+        if self.prometheus.stop():
             self.req.journal.write("prometheus_stopped")
         for name in reversed(list(self.processes)):
             proc = self.processes[name]

@@ -12,10 +12,14 @@ import pytest
 from harness.journal import JournalWriter, read_journal
 from harness.metrics import prometheus_server as ps
 from harness.metrics.prometheus_config import ScrapeTarget
-from harness.metrics.prometheus_server import PrometheusUnavailable, find_prometheus, start_for_run
+from harness.metrics.prometheus_server import PrometheusServer, PrometheusUnavailable, find_prometheus
 from harness.net import free_port
 
 HAVE_PROMETHEUS = shutil.which("prometheus") is not None or ps.DEBIAN_PATH.is_file()
+
+
+def server_in(run_dir: Path) -> PrometheusServer:
+    return PrometheusServer(config_path=run_dir / "prometheus.yml", log_path=run_dir / "logs" / "prometheus.log")
 
 
 def fake_binary(path: Path) -> Path:
@@ -57,8 +61,10 @@ def test_without_a_binary_anywhere_the_reason_lists_where_it_looked(monkeypatch:
 def test_unavailable_is_journaled_and_the_run_goes_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HARNESS_PROMETHEUS", "off")
     journal = JournalWriter(tmp_path / "journal.jsonl")
-    assert start_for_run([], tmp_path, journal) is None
+    server = server_in(tmp_path)
+    assert server.start_for_run([], journal) is False
     journal.close()
+    assert not server.running and server.stop() is False
     [rec] = list(read_journal(tmp_path / "journal.jsonl").of_kind("prometheus_unavailable"))
     assert rec["reason"] == "Prometheus is turned off (HARNESS_PROMETHEUS=off)"
 
@@ -68,7 +74,7 @@ def test_a_binary_that_will_not_start_is_a_reason_with_its_log_and_a_notice(monk
     monkeypatch.setenv("HARNESS_PROMETHEUS", str(fake_binary(tmp_path / "broken")))
     journal = JournalWriter(tmp_path / "journal.jsonl")
     notices: list[str] = []
-    assert start_for_run([], tmp_path, journal, notice=notices.append) is None
+    assert server_in(tmp_path).start_for_run([], journal, notice=notices.append) is False
     journal.close()
     [rec] = list(read_journal(tmp_path / "journal.jsonl").of_kind("prometheus_unavailable"))
     assert rec["reason"].startswith("prometheus exited with code 3 before it was ready")
@@ -85,8 +91,8 @@ def test_a_real_prometheus_scrapes_its_targets_and_leaves_nothing_behind(monkeyp
     journal = JournalWriter(tmp_path / "journal.jsonl")
     # Prometheus scraping itself is a target that is surely up; a closed port is one that is down.
     down = f"127.0.0.1:{free_port()}"
-    server = start_for_run([ScrapeTarget("down", down)], tmp_path, journal)
-    assert server is not None and server.running
+    server = server_in(tmp_path)
+    assert server.start_for_run([ScrapeTarget("down", down)], journal) and server.running
     storage = server.storage
     assert storage is not None and os.path.isdir(storage)
     try:
@@ -95,7 +101,7 @@ def test_a_real_prometheus_scrapes_its_targets_and_leaves_nothing_behind(monkeyp
             found = client.get("/api/v1/query", params={"query": "up"}).json()["data"]["result"]
         assert [(r["metric"]["job"], r["value"][1]) for r in found] == [("down", "0")]
     finally:
-        server.stop()
+        assert server.stop() is True
         journal.close()
     assert not server.running and not os.path.exists(storage)
     history = read_journal(tmp_path / "journal.jsonl")
