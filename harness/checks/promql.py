@@ -137,8 +137,9 @@ def promql(history: History, p: PromqlParams, windows: Windows) -> Outcome:
         return Outcome("unknown", f"{p.query} has {what} in '{w.label}': a metric not scraped, or a label that never "
                                   "appeared (`... or vector(0)` counts absence as 0)", evidence)
     judged = [(labels, *_judge(values, p), points) for labels, values, points in series]
+    shown = sorted(judged, key=lambda j: j[2])[:MAX_SERIES_IN_EVIDENCE]  # out-of-bounds first (a stable sort)
     evidence["series"] = [{"series": _labels(labels), "of": what, "value": round(v, 6), "within_bound": ok,
-                           "points": points} for labels, v, ok, what, points in judged[:MAX_SERIES_IN_EVIDENCE]]
+                           "points": points} for labels, v, ok, what, points in shown]
     bad = [j for j in judged if not j[2]]
     # Quote the series furthest past its bound, or (all within) the one closest to it.
     labels, v, _ok, what, _points = max(bad or judged, key=lambda j: _excess(j[1], p))
