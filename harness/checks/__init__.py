@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import builtin  # noqa: F401  (registers the built-in checks)
+from . import failover, isolation  # noqa: F401  (generic edge-pattern checks)
 from .evaluate import evaluate
 from .registry import CheckResult, Outcome, check, check_types, merge_verdicts
 
