@@ -45,8 +45,8 @@ def hanging_url() -> Iterator[str]:
 class Proc:
     """One target service; its output is collected line by line."""
 
-    def __init__(self, target: str, script: str, name: str, **env: str):
-        self.name, self.port = name, free_port()
+    def __init__(self, target: str, script: str, name: str, port: int | None = None, **env: str):
+        self.name, self.port = name, port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         full_env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "HARNESS_SERVICE": name,
                     "PYTHONPATH": str(SHARED), "PYTHONUNBUFFERED": "1", **env}
@@ -102,8 +102,8 @@ class Procs:
         self.target = target
         self.started: list[Proc] = []
 
-    def start(self, script: str, name: str, **env: str) -> Proc:
-        proc = Proc(self.target, script, name, **env)
+    def start(self, script: str, name: str, port: int | None = None, **env: str) -> Proc:
+        proc = Proc(self.target, script, name, port, **env)
         self.started.append(proc)
         return proc.wait_healthy()
 
