@@ -120,7 +120,7 @@ def failover_time(history: History, p: FailoverTimeParams, windows: Windows) -> 
     seconds = found * p.bucket
     evidence[f"{what}_time_s"] = round(seconds, 3)
     verdict = "passed" if seconds <= p.max else "failed"
-    dip = "success never dipped; " if found == 0 else ""
+    dip = ("success never dipped; " if p.edge == "start" else "normal from the first bucket; ") if found == 0 else ""
     return Outcome(verdict, f"{what} in {seconds:.1f}s after {p.fault} {p.edge} ({dip}sustained {p.sustain:g}s at "
                             f">= {p.success_min:.0%}, bucket {p.bucket:g}s; max {p.max:g}s)", evidence)
 
