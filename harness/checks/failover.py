@@ -76,7 +76,8 @@ def failover_time(history: History, p: FailoverTimeParams, windows: Windows) -> 
     """Time from a fault's start (or end) to the first sustained run of normal success is at most ``max``."""
     what = "failover" if p.edge == "start" else "recovery"
     fw = windows.faults.get(p.fault)
-    evidence: dict[str, Any] = {"anchor": f"{p.fault} {p.edge}", "filter": p.requests.describe() if p.requests else "all requests",
+    evidence: dict[str, Any] = {"anchor": f"{p.fault} {p.edge}",
+                                "filter": p.requests.describe() if p.requests else "all requests",
                                 "bucket_s": p.bucket, "sustain_s": p.sustain, "success_min": p.success_min, "max_s": p.max}
     if p.max_latency is not None:
         evidence["max_latency_ms"] = round(p.max_latency * 1000, 3)
@@ -100,7 +101,8 @@ def failover_time(history: History, p: FailoverTimeParams, windows: Windows) -> 
     in_horizon = sum(b.total for b in after)
     evidence["requests"] = in_horizon
     if in_horizon == 0:
-        return Outcome("unknown", f"no matching requests in the {horizon_end - anchor:.1f}s after {p.fault} {p.edge}", evidence)
+        return Outcome("unknown", f"no matching requests in the {horizon_end - anchor:.1f}s after {p.fault} {p.edge}",
+                       evidence)
     need = math.ceil(p.sustain / p.bucket - 1e-9)
     if n_buckets < need:
         return Outcome("unknown", f"only {horizon_end - anchor:.1f}s after {p.fault} {p.edge}; "
@@ -114,7 +116,8 @@ def failover_time(history: History, p: FailoverTimeParams, windows: Windows) -> 
         evidence["degraded_from_s"] = round(degraded[0].start - origin, 3)
     if found is None:
         span = horizon_end - anchor
-        where = f"in the {span:.1f}s the fault lasted" if p.edge == "start" else f"in the {span:.1f}s from the fault's end to the end of load"
+        where = (f"in the {span:.1f}s the fault lasted" if p.edge == "start"
+                 else f"in the {span:.1f}s from the fault's end to the end of load")
         return Outcome("failed", f"{what} never came: no {p.sustain:g}s of >= {p.success_min:.0%} normal success {where} "
                                  f"({len(degraded)} of {n_buckets} buckets degraded)", evidence)
     seconds = found * p.bucket

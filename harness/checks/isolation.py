@@ -132,7 +132,8 @@ def _affected(history: History, base: Window, w: Window, p: IsolationParams) -> 
     ratio = ad[key] / max(ab[key], 1e-3)  # a 0 ms baseline cannot happen over a network; never divide by it
     out["latency_ratio"] = round(ratio, 2)
     if a.latency_ratio_min is not None and ratio >= a.latency_ratio_min:
-        out["signs"].append(f"p{a.percentile:g} {ab[key]:.1f} -> {ad[key]:.1f} ms (x{ratio:.1f}, min x{a.latency_ratio_min:g})")
+        out["signs"].append(f"p{a.percentile:g} {ab[key]:.1f} -> {ad[key]:.1f} ms "
+                            f"(x{ratio:.1f}, min x{a.latency_ratio_min:g})")
     if a.error_rate_min is not None and ad["error_rate"] >= a.error_rate_min:
         out["signs"].append(f"error rate {ad['error_rate']:.2%} (min {a.error_rate_min:.2%})")
     return out
