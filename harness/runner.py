@@ -33,6 +33,10 @@ from .signals import InterruptGuard
 TICK_S = 0.05
 
 
+class SystemCrashed(Exception):
+    """A service of the target exited without a fault asking it to."""
+
+
 @dataclass
 class RunOptions:
     defect: str | None = None
@@ -101,6 +105,10 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
             result.status = "interrupted"
             result.error = str(exc)
             ev.notice.fire(message=f"{exc}: healing faults and stopping processes")
+        except SystemCrashed as exc:
+            result.status = "aborted"
+            result.error = str(exc)
+            ev.notice.fire(message=str(exc))
         except EnvironmentProblem as exc:
             result.status = "errored"
             result.error = str(exc)
@@ -158,8 +166,12 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timel
         _drain_events(deployment, journal, ev)
         crashed = deployment.check_alive()
         if crashed:
-            raise EnvironmentProblem(f"service(s) {', '.join(crashed)} exited during the run",
-                                     hint="see their logs in the run folder's logs/ directory")
+            # The system under test died: that is a result about the system (exit 1), not a
+            # broken environment. Stop here; the journal keeps everything up to the crash.
+            for service in crashed:
+                journal.write("service_crashed", service=service)
+            raise SystemCrashed(f"service(s) {', '.join(crashed)} exited on their own during the run; "
+                                "see logs/ in the run folder")
         if not gated and gate_at is not None and now - t0 >= gate_at:
             gated = True
             if not _steady_state_holds(exp, seen, journal, ev, t0):
