@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from . import builtin, promql  # noqa: F401  (register the built-in checks)
+from . import failover, isolation  # noqa: F401  (generic edge-pattern checks)
 from .evaluate import collect, evaluate
 from .registry import CheckResult, Outcome, check, check_types, merge_verdicts
 
