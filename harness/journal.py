@@ -43,7 +43,8 @@ class JournalWriter:
 
     def __init__(self, path: Path):
         self.path = path
-        self._file: TextIO = path.open("a", encoding="utf-8")
+        # "w": a run folder reused with the same --out holds this run only, never a mix.
+        self._file: TextIO = path.open("w", encoding="utf-8")
         self._last_flush = time.monotonic()
         self.count = 0
 

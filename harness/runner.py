@@ -71,6 +71,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
     seed = exp.seed if opts.seed is None else opts.seed
     run_dir = (opts.out or default_run_dir(exp, opts.defect)).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
+    _clear_previous_run(run_dir)
     ev = opts.events
     journal = JournalWriter(run_dir / "journal.jsonl")
     result = RunResult(experiment=exp.name, system=system.name, run_dir=run_dir, seed=seed, runtime=opts.runtime,
@@ -228,6 +229,17 @@ def _drain_events(deployment: Deployment, journal: JournalWriter, ev: RunEvents)
     for rec in deployment.drain_events():
         journal.write_record(rec)
         ev.target_event.fire(record=rec)
+
+
+def _clear_previous_run(run_dir: Path) -> None:
+    """A reused --out folder (a CI job's fixed path) must not mix an old run into this one."""
+    for name in ("journal.jsonl", "requests.jsonl", "result.json", "junit.xml", "report.html", "prometheus.yml"):
+        (run_dir / name).unlink(missing_ok=True)
+    logs = run_dir / "logs"
+    if logs.is_dir():
+        for f in logs.iterdir():
+            if f.is_file():
+                f.unlink()
 
 
 def _phase(journal: JournalWriter, ev: RunEvents, phase: str) -> None:

@@ -128,3 +128,13 @@ def test_the_sound_tiny_system_passes(tmp_path: Path) -> None:
     h = read_journal(out / "journal.jsonl")
     assert {r["edge"] for r in h.of_kind("proxy_created")} == {"front->back"}
     assert_gone(pids_of(out))
+
+
+def test_a_reused_run_folder_holds_only_the_latest_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    exp = make_system(tmp_path)
+    assert run(exp, out).returncode == 0
+    assert run(exp, out).returncode == 0
+    h = read_journal(out / "journal.jsonl")
+    assert len(list(h.of_kind("run_started"))) == 1
+    assert len(list(h.of_kind("fault_applied"))) == 1
