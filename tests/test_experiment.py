@@ -167,6 +167,21 @@ def test_the_shipped_experiments_are_valid() -> None:
         load_experiment(path)
 
 
+def test_a_process_fault_needs_a_service_not_an_edge(workdir: Path) -> None:
+    bad = GOOD.replace("type: latency\n    edge: front->back\n    attributes: {latency: 500}",
+                       "type: kill\n    edge: front->back")
+    msg = problems_of(write(workdir, bad))
+    assert "faults[0].edge: fault type 'kill' acts on a service, not an edge; give 'service:' instead" in msg
+    assert "faults[0]: fault type 'kill' needs 'service'; services: back, front" in msg
+
+
+def test_a_process_fault_takes_no_toxicity(workdir: Path) -> None:
+    bad = GOOD.replace("type: latency\n    edge: front->back\n    attributes: {latency: 500}",
+                       "type: pause\n    service: back\n    toxicity: 0.5")
+    msg = problems_of(write(workdir, bad))
+    assert "faults[0].toxicity: fault type 'pause' acts on the whole service; it takes no 'toxicity'" in msg
+
+
 def test_record_bodies_defaults_to_off_and_takes_no_negative_size(workdir: Path) -> None:
     assert load_experiment(write(workdir, GOOD)).load.record_bodies == 0
     msg = problems_of(write(workdir, GOOD.replace("users: 5", "users: 5\n  record_bodies: -1")))

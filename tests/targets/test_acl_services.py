@@ -12,13 +12,15 @@ from pathlib import Path
 import httpx
 import jsonschema
 import pytest
-from service_process import ServiceGroup, ServiceProcess, free_port
+from edge_services import Proc, Procs, free_port
+
+from harness.net import wait_for_port
 
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGET = ROOT / "targets" / "anti-corruption-layer"
 SCHEMAS = ROOT / "experiments" / "schemas"
+TARGET = "anti-corruption-layer"
 
 
 def schema(name: str) -> dict:
@@ -75,10 +77,23 @@ class StubLegacy:
         self.thread.join(5)
 
 
+class Group:
+    """The ACL target's services by script name; every one is stopped after the test."""
+
+    def __init__(self) -> None:
+        self.procs = Procs(TARGET)
+
+    def start(self, script: str, **env: str) -> Proc:
+        return self.procs.start(f"{script}.py", script, **env)
+
+
 @pytest.fixture
-def group() -> Iterator[ServiceGroup]:
-    with ServiceGroup(TARGET) as g:
+def group() -> Iterator[Group]:
+    g = Group()
+    try:
         yield g
+    finally:
+        g.procs.stop_all()
 
 
 @pytest.fixture
@@ -94,7 +109,7 @@ def stub() -> Iterator[type]:
         s.close()
 
 
-def acl_and_customers(group: ServiceGroup, legacy_addr: str, **acl_env: str) -> tuple[ServiceProcess, ServiceProcess]:
+def acl_and_customers(group: Group, legacy_addr: str, **acl_env: str) -> tuple[Proc, Proc]:
     acl = group.start("acl", LEGACY_ADDR=legacy_addr, **acl_env)
     customers = group.start("customers", ACL_URL=acl.url)
     return acl, customers
@@ -106,12 +121,11 @@ def get(url: str, timeout: float = 10.0) -> tuple[httpx.Response, float]:
     return r, time.monotonic() - began
 
 
-def test_the_domain_gets_a_translated_customer_through_the_acl(group: ServiceGroup) -> None:
-    port = free_port()
-    legacy = ServiceProcess(TARGET, "legacy", port, {})
+def test_the_domain_gets_a_translated_customer_through_the_acl(group: Group) -> None:
+    legacy = Proc(TARGET, "legacy.py", "legacy")  # raw TCP: no /health, so wait for its port
     try:
-        _wait_tcp(port)
-        _, customers = acl_and_customers(group, f"127.0.0.1:{port}")
+        wait_for_port("127.0.0.1", legacy.port, timeout=20.0)
+        _, customers = acl_and_customers(group, f"127.0.0.1:{legacy.port}")
         r, _ = get(customers.url + "/customers/123/standing")
         assert r.status_code == 200 and conforms(r.json(), "customer-standing.json"), r.text
         assert r.json()["customer"]["id"] == "123"
@@ -121,13 +135,13 @@ def test_the_domain_gets_a_translated_customer_through_the_acl(group: ServiceGro
         legacy.stop()
 
 
-def test_a_sliced_answer_is_reassembled(group: ServiceGroup, stub) -> None:
+def test_a_sliced_answer_is_reassembled(group: Group, stub) -> None:
     acl, _ = acl_and_customers(group, stub("slices").addr)
     r, _ = get(acl.url + "/customers/5")
     assert r.status_code == 200 and r.json()["name"] == "John Smith"
 
 
-def test_a_truncated_answer_becomes_a_clean_domain_error(group: ServiceGroup, stub) -> None:
+def test_a_truncated_answer_becomes_a_clean_domain_error(group: Group, stub) -> None:
     acl, customers = acl_and_customers(group, stub("cut").addr)
     r, _ = get(acl.url + "/customers/5")
     assert r.status_code == 502 and r.json()["reason"] == "truncated"
@@ -135,7 +149,7 @@ def test_a_truncated_answer_becomes_a_clean_domain_error(group: ServiceGroup, st
     assert r.status_code == 503 and conforms(r.json(), "domain-error.json"), r.text
 
 
-def test_a_slow_legacy_is_cut_at_the_deadline(group: ServiceGroup, stub) -> None:
+def test_a_slow_legacy_is_cut_at_the_deadline(group: Group, stub) -> None:
     acl, customers = acl_and_customers(group, stub("slow").addr, ACL_LEGACY_TIMEOUT="0.5")
     r, took = get(customers.url + "/customers/5/standing")
     assert r.status_code == 503 and conforms(r.json(), "domain-error.json")
@@ -143,14 +157,14 @@ def test_a_slow_legacy_is_cut_at_the_deadline(group: ServiceGroup, stub) -> None
     assert get(acl.url + "/customers/5")[0].json()["reason"] == "timeout"
 
 
-def test_an_unreachable_legacy_is_a_clean_domain_error_too(group: ServiceGroup) -> None:
+def test_an_unreachable_legacy_is_a_clean_domain_error_too(group: Group) -> None:
     acl, customers = acl_and_customers(group, f"127.0.0.1:{free_port()}")
     assert get(acl.url + "/customers/5")[0].json()["reason"] == "unreachable"
     r, _ = get(customers.url + "/customers/5/standing")
     assert r.status_code == 503 and conforms(r.json(), "domain-error.json")
 
 
-def test_pass_through_lets_a_cut_record_into_the_domain(group: ServiceGroup, stub) -> None:
+def test_pass_through_lets_a_cut_record_into_the_domain(group: Group, stub) -> None:
     acl, customers = acl_and_customers(group, stub("cut").addr, ACL_VALIDATE="false")
     r, _ = get(acl.url + "/customers/5")
     assert r.status_code == 200 and r.json()["status"] is None  # half a record, passed on as a customer
@@ -158,19 +172,14 @@ def test_pass_through_lets_a_cut_record_into_the_domain(group: ServiceGroup, stu
     assert r.status_code == 200 and not conforms(r.json(), "customer-standing.json")
 
 
-def test_pass_through_takes_the_first_slice_for_the_record(group: ServiceGroup, stub) -> None:
+def test_pass_through_takes_the_first_slice_for_the_record(group: Group, stub) -> None:
     acl, _ = acl_and_customers(group, stub("slices").addr, ACL_VALIDATE="false")
     r, _ = get(acl.url + "/customers/5")
     assert r.status_code == 200 and r.json()["name"] is None
 
 
-def test_without_a_deadline_the_acl_waits_out_a_slow_legacy(group: ServiceGroup, stub) -> None:
+def test_without_a_deadline_the_acl_waits_out_a_slow_legacy(group: Group, stub) -> None:
     _, customers = acl_and_customers(group, stub("slow").addr, ACL_LEGACY_TIMEOUT="0")
     r, took = get(customers.url + "/customers/5/standing")
     assert r.status_code == 200 and took >= 1.9
 
-
-def _wait_tcp(port: int, timeout: float = 20.0) -> None:
-    from harness.net import wait_for_port
-
-    wait_for_port("127.0.0.1", port, timeout=timeout)

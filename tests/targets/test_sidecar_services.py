@@ -10,22 +10,33 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import pytest
-from service_process import ServiceGroup, free_port
+from edge_services import Procs, free_port
 
 pytestmark = pytest.mark.integration
 
-TARGET = Path(__file__).resolve().parents[2] / "targets" / "sidecar"
 SIDECAR_HEALTH = "/_sidecar/health"
 
 
+class Group:
+    """The sidecar target's services by script name; every one is stopped after the test."""
+
+    def __init__(self) -> None:
+        self.procs = Procs("sidecar")
+
+    def start(self, script: str, health: str = "/health", **env: str):
+        return self.procs.start(f"{script}.py", script, health=health, **env)
+
+
 @pytest.fixture
-def group() -> Iterator[ServiceGroup]:
-    with ServiceGroup(TARGET) as g:
+def group() -> Iterator[Group]:
+    g = Group()
+    try:
         yield g
+    finally:
+        g.procs.stop_all()
 
 
 class FlakyUpstream:
@@ -88,7 +99,7 @@ def timed_get(url: str, timeout: float = 10.0) -> tuple[httpx.Response, float]:
     return r, time.monotonic() - began
 
 
-def test_the_app_answers_a_product_through_sidecar_and_inventory(group: ServiceGroup) -> None:
+def test_the_app_answers_a_product_through_sidecar_and_inventory(group: Group) -> None:
     inventory = group.start("inventory")
     sidecar = group.start("sidecar", SIDECAR_HEALTH, UPSTREAM_URL=inventory.url)
     app = group.start("app", SIDECAR_URL=sidecar.url)
@@ -100,7 +111,7 @@ def test_the_app_answers_a_product_through_sidecar_and_inventory(group: ServiceG
     assert 'sidecar_tries_total{outcome="200"}' in httpx.get(sidecar.url + "/_sidecar/metrics").text
 
 
-def test_each_retry_goes_out_on_a_fresh_connection(group: ServiceGroup) -> None:
+def test_each_retry_goes_out_on_a_fresh_connection(group: Group) -> None:
     with FlakyUpstream(failures=2) as upstream:
         sidecar = group.start("sidecar", SIDECAR_HEALTH, UPSTREAM_URL=upstream.url)
         r, _ = timed_get(sidecar.url + "/items/1")
@@ -109,21 +120,21 @@ def test_each_retry_goes_out_on_a_fresh_connection(group: ServiceGroup) -> None:
         assert (upstream.requests, upstream.connections) == (3, 3)
 
 
-def test_without_retries_the_first_failure_is_final(group: ServiceGroup) -> None:
+def test_without_retries_the_first_failure_is_final(group: Group) -> None:
     with FlakyUpstream(failures=1) as upstream:
         sidecar = group.start("sidecar", SIDECAR_HEALTH, UPSTREAM_URL=upstream.url, SIDECAR_RETRIES="false")
         r, _ = timed_get(sidecar.url + "/items/1")
         assert r.status_code == 503 and r.headers["x-sidecar-attempts"] == "1"
 
 
-def test_a_post_is_never_retried(group: ServiceGroup) -> None:
+def test_a_post_is_never_retried(group: Group) -> None:
     with FlakyUpstream(failures=1) as upstream:
         sidecar = group.start("sidecar", SIDECAR_HEALTH, UPSTREAM_URL=upstream.url)
         r = httpx.post(sidecar.url + "/items/1", content=b"{}", timeout=10)
         assert r.status_code == 503 and r.headers["x-sidecar-attempts"] == "1" and upstream.requests == 1
 
 
-def test_a_hanging_upstream_is_cut_within_the_budget(group: ServiceGroup, hanging_upstream: str) -> None:
+def test_a_hanging_upstream_is_cut_within_the_budget(group: Group, hanging_upstream: str) -> None:
     sidecar = group.start("sidecar", SIDECAR_HEALTH, UPSTREAM_URL=hanging_upstream,
                           SIDECAR_TRY_TIMEOUT="0.2", SIDECAR_BUDGET="1.0")
     r, took = timed_get(sidecar.url + "/items/1")
@@ -134,13 +145,13 @@ def test_a_hanging_upstream_is_cut_within_the_budget(group: ServiceGroup, hangin
     assert 0.75 <= took < 2.0, took
 
 
-def test_without_timeouts_the_sidecar_waits_on_a_hanging_upstream(group: ServiceGroup, hanging_upstream: str) -> None:
+def test_without_timeouts_the_sidecar_waits_on_a_hanging_upstream(group: Group, hanging_upstream: str) -> None:
     sidecar = group.start("sidecar", SIDECAR_HEALTH, UPSTREAM_URL=hanging_upstream, SIDECAR_TIMEOUTS="false")
     with pytest.raises(httpx.ReadTimeout):
         httpx.get(sidecar.url + "/items/1", timeout=2.5)
 
 
-def test_the_app_fails_fast_when_its_sidecar_is_gone(group: ServiceGroup) -> None:
+def test_the_app_fails_fast_when_its_sidecar_is_gone(group: Group) -> None:
     app = group.start("app", SIDECAR_URL=f"http://127.0.0.1:{free_port()}")
     r, took = timed_get(app.url + "/products/1")
     assert r.status_code == 503
@@ -148,14 +159,14 @@ def test_the_app_fails_fast_when_its_sidecar_is_gone(group: ServiceGroup) -> Non
     assert took < 0.5, took
 
 
-def test_the_waiting_app_defect_holds_each_request_while_the_sidecar_is_gone(group: ServiceGroup) -> None:
+def test_the_waiting_app_defect_holds_each_request_while_the_sidecar_is_gone(group: Group) -> None:
     app = group.start("app", SIDECAR_URL=f"http://127.0.0.1:{free_port()}", APP_SIDECAR_WAIT="1.0")
     r, took = timed_get(app.url + "/products/1")
     assert r.status_code == 503 and r.json()["error"] == "sidecar_unavailable"
     assert 1.0 <= took < 3.0, took
 
 
-def test_the_app_degrades_cleanly_when_the_sidecar_gives_up(group: ServiceGroup, hanging_upstream: str) -> None:
+def test_the_app_degrades_cleanly_when_the_sidecar_gives_up(group: Group, hanging_upstream: str) -> None:
     sidecar = group.start("sidecar", SIDECAR_HEALTH, UPSTREAM_URL=hanging_upstream, SIDECAR_BUDGET="0.5")
     app = group.start("app", SIDECAR_URL=sidecar.url)
     r, took = timed_get(app.url + "/products/1")
