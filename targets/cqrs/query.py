@@ -52,6 +52,7 @@ REQUEST_TIMEOUT = env_float("REQUEST_TIMEOUT", 3.0)
 IDEMPOTENT_APPLY = env_flag("IDEMPOTENT_APPLY", True)
 pool = Pool(os.environ.get("QUERY_DB_URL", ""), size=env_int("DB_POOL_SIZE", 4))
 last_batch_at = 0.0
+skipped_total = 0  # redelivered events the checkpoint kept from being applied again
 
 
 def ranges(positions: list[int]) -> list[list[int]]:
@@ -66,7 +67,7 @@ def ranges(positions: list[int]) -> list[list[int]]:
 
 
 async def receive_events(request: Request) -> JSONResponse:
-    global last_batch_at
+    global last_batch_at, skipped_total
     try:
         events = [(int(e["position"]), str(e["event_id"]), str(e["account"]), int(e["amount"]))
                   for e in (await request.json())["events"]]
@@ -101,6 +102,7 @@ async def receive_events(request: Request) -> JSONResponse:
                 await conn.execute("UPDATE checkpoint SET position = %s WHERE id = 1", (new_checkpoint,))
     except (psycopg.Error, OSError, TimeoutError, PoolTimeout) as exc:
         return JSONResponse({"error": f"apply failed: {type(exc).__name__}"}, status_code=503)
+    skipped_total += len(events) - len(fresh)
     if fresh:
         emit_event("projection_applied", positions=ranges([e[0] for e in fresh]), checkpoint=new_checkpoint,
                    applied=len(fresh))
@@ -138,6 +140,7 @@ async def audit(request: Request) -> JSONResponse:
         "checkpoint": checkpoint,
         "accounts": {a: {"balance": b, "updates": u} for a, b, u in accounts},
         "applied": [[p, e] for p, e in applied],
+        "redeliveries_skipped": skipped_total,
         "quiet_for_s": round(time.time() - last_batch_at, 3) if last_batch_at else None,
     })
 
