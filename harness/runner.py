@@ -1,7 +1,8 @@
 """The run, told as a story (after Chaos Toolkit): one function that reads top to bottom.
 
     runtime up -> proxies wired -> load starts -> steady state before (gate) -> fault timeline
-    -> load ends -> faults removed (always) -> audit -> runtime down (always)
+    -> load ends -> faults removed (always) -> audit -> collect (live evidence, e.g. Prometheus
+    series) -> runtime down (always)
     -> checks over the journal -> reports
 
 Whatever ends the run (success, failed check, exception, Ctrl-C, SIGTERM), the ``finally``
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from . import runtime as _runtimes  # noqa: F401  (registers the runtimes)
 from .catalog import REPO_ROOT
-from .checks import evaluate
+from .checks import collect, evaluate
 from .checks.evaluate import run_one
 from .checks.windows import Windows
 from .errors import EnvironmentProblem, InputError, RunInterrupted
@@ -126,6 +127,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     if result.status == "completed":
                         for service, state in deployment.audit().items():
                             journal.write("audit", service=service, state=state)
+                    _collect(exp, journal, ev)
                     deployment.stop()
                 journal.write("run_finished", status=result.status, error=result.error)
                 journal.close()
@@ -206,6 +208,20 @@ def _steady_state_holds(exp: ExperimentSpec, seen: list[Record], journal: Journa
                        + " -- aborting without injecting faults")
         return False
     return True
+
+
+def _collect(exp: ExperimentSpec, journal: JournalWriter, ev: RunEvents) -> None:
+    """While the system still runs, checks that query it (PromQL) record what they will judge.
+
+    Reads the journal file so far: every non-request record is flushed as it is written, and
+    windows are built from those (faults, load start and stop), not from requests.
+    """
+    try:
+        for rec in collect(exp, read_journal(journal.path)):
+            journal.write_record(rec)
+    except Exception as exc:  # never in the way of stopping the runtime; those checks say unknown
+        journal.write("collect_error", check="*", error=f"{type(exc).__name__}: {exc}")
+        ev.notice.fire(message=f"collecting live evidence failed: {exc}")
 
 
 def _drain_events(deployment: Deployment, journal: JournalWriter, ev: RunEvents) -> None:

@@ -16,6 +16,8 @@ from ..errors import EnvironmentProblem, InputError
 from ..faults.server import ToxiproxyServer
 from ..faults.toxiproxy import ToxiproxyClient
 from ..journal import Record
+from ..metrics.prometheus_config import ScrapeTarget
+from ..metrics.prometheus_server import PrometheusServer
 from ..net import free_port
 from ..registry import UnknownEntry
 from .base import Deployment, DeployRequest, runtimes
@@ -40,6 +42,8 @@ class LocalDeployment(Deployment):
         self.tails: dict[str, EventTail] = {}
         self._expected_down: set[str] = set()
         self._stopped = False
+        self.prometheus = PrometheusServer(config_path=req.run_dir / "prometheus.yml",
+                                           log_path=self.logs_dir / "prometheus.log")
 
     # -- bring-up --------------------------------------------------------------------------
     def start(self) -> "LocalDeployment":
@@ -62,8 +66,18 @@ class LocalDeployment(Deployment):
             upstream = f"{HOST}:{self.ports[edge.target]}"
             self.toxiproxy.create_proxy(edge.name, listen=f"{HOST}:{listen_port}", upstream=upstream)
             self.req.journal.write("proxy_created", edge=edge.name, listen=f"{HOST}:{listen_port}", upstream=upstream)
+        # Before the services: Prometheus's first scrape comes ~5 s after it starts; overlap that.
+        self.prometheus.start_for_run(self._scrape_targets(), self.req.journal,
+                                      notice=lambda m: self.req.events.notice.fire(message=m))
         for name in self.system.start_order():
             self._start_service(name)
+        self.prometheus.wait_scraping(self.req.journal)
+
+    def _scrape_targets(self) -> list[ScrapeTarget]:
+        targets = [ScrapeTarget(name, f"{HOST}:{self.ports[name]}", svc.metrics)
+                   for name, svc in self.system.services.items() if svc.metrics]
+        # Toxiproxy runs with -proxy-metrics: bytes through each edge, seen from the network.
+        return targets + [ScrapeTarget("toxiproxy", f"{HOST}:{self.server.port}")]
 
     def _env_for(self, name: str) -> dict[str, str]:
         svc = self.system.services[name]
@@ -148,6 +162,8 @@ class LocalDeployment(Deployment):
         if self._stopped:
             return
         self._stopped = True
+        if self.prometheus.stop():
+            self.req.journal.write("prometheus_stopped")
         for name in reversed(list(self.processes)):
             proc = self.processes[name]
             try:
