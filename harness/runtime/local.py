@@ -71,7 +71,8 @@ class LocalDeployment(Deployment):
                                       notice=lambda m: self.req.events.notice.fire(message=m))
         for name in self.system.start_order():
             self._start_service(name)
-        self.prometheus.wait_scraping(self.req.journal)
+        if self.req.metrics_needed:
+            self.prometheus.wait_scraping(self.req.journal)
 
     def _scrape_targets(self) -> list[ScrapeTarget]:
         targets = [ScrapeTarget(name, f"{HOST}:{self.ports[name]}", svc.metrics)
