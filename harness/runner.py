@@ -89,7 +89,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                           load=exp.load.model_dump(), faults=[f.model_dump() for f in exp.faults])
             _phase(journal, ev, "setup")
             deployment = runtime_factory(DeployRequest(system=system, run_dir=run_dir, journal=journal, events=ev,
-                                                       defect=opts.defect))
+                                                       defect=opts.defect, metrics_needed=_reads_metrics(exp)))
             timeline = FaultTimeline(exp, deployment, journal, ev)
             locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
             load = LoadProcess(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
@@ -230,6 +230,13 @@ def _drain_events(deployment: Deployment, journal: JournalWriter, ev: RunEvents)
     for rec in deployment.drain_events():
         journal.write_record(rec)
         ev.target_event.fire(record=rec)
+
+
+def _reads_metrics(exp: ExperimentSpec) -> bool:
+    from .checks.registry import check_types
+
+    specs = [*exp.checks, *exp.steady_state.conditions]
+    return any(check_types.get(s.type).collect is not None for s in specs)
 
 
 def _clear_previous_run(run_dir: Path) -> None:

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import EnvironmentProblem, InputError
 from ..faults.server import ToxiproxyServer
@@ -18,6 +19,7 @@ from ..journal import Record
 from ..metrics.prometheus_config import ScrapeTarget
 from ..metrics.prometheus_server import PrometheusServer
 from ..net import free_port
+from ..registry import UnknownEntry
 from .base import Deployment, DeployRequest, runtimes
 from .health import wait_healthy
 from .logtail import EventTail
@@ -69,7 +71,8 @@ class LocalDeployment(Deployment):
                                       notice=lambda m: self.req.events.notice.fire(message=m))
         for name in self.system.start_order():
             self._start_service(name)
-        self.prometheus.wait_scraping(self.req.journal)
+        if self.req.metrics_needed:
+            self.prometheus.wait_scraping(self.req.journal)
 
     def _scrape_targets(self) -> list[ScrapeTarget]:
         targets = [ScrapeTarget(name, f"{HOST}:{self.ports[name]}", svc.metrics)
@@ -93,9 +96,10 @@ class LocalDeployment(Deployment):
                 env[key] = _expand(value, values, f"defects.{self.req.defect}.env.{name}.{key}")
         return env
 
-    def _template_values(self, name: str) -> dict[str, str]:
+    def _template_values(self, name: str) -> dict[str, Any]:
         return {"python": sys.executable, "host": HOST, "port": str(self.ports[name]), "service": name,
-                "dir": str(self.system.directory), "run_dir": str(self.req.run_dir)}
+                "dir": str(self.system.directory), "run_dir": str(self.req.run_dir),
+                "edges": EdgeAddresses({e: f"{HOST}:{p}" for e, p in self.proxy_ports.items()})}
 
     def _start_service(self, name: str) -> None:
         svc = self.system.services[name]
@@ -172,9 +176,19 @@ class LocalDeployment(Deployment):
         self.req.journal.write("toxiproxy_stopped")
 
 
-def _expand(template: str, values: dict[str, str], where: str) -> str:
+class EdgeAddresses(dict[str, str]):
+    """``{edges[catalog->db]}``: the proxy address (host:port) of any edge. Lets a defect route a
+    service over another service's edge (e.g. onto one shared database), so a fault there spreads."""
+
+    def __missing__(self, key: str) -> str:
+        raise UnknownEntry("edge", key, sorted(self))
+
+
+def _expand(template: str, values: dict[str, Any], where: str) -> str:
     try:
         return template.format(**values)
+    except UnknownEntry as exc:
+        raise InputError(f"{where}: {exc} in {template!r}") from None
     except KeyError as exc:
         raise InputError(f"{where}: unknown placeholder {{{exc.args[0]}}} in {template!r}; "
                          f"known: {', '.join('{' + k + '}' for k in sorted(values))}") from None
