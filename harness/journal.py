@@ -13,7 +13,8 @@ Record kinds (field ``kind``):
     load_started / load_stopped
     request           name, method, ms, outcome (ok|fail|info), status, error, bytes
                       (``t`` is when the request started; ``info`` = outcome unknown, e.g. timed out)
-    fault_applied     fault, type, target, attributes, stream, toxicity
+                      with ``load.record_bodies`` > 0 also body (text, first N bytes) and body_truncated
+    fault_applied     fault, type, target, attributes, stream, toxicity, took_ms (``t`` = when asked)
     fault_removed     fault
     fault_error       fault, action, error
     event             service, type, ...fields (a resilience event the target reported)
