@@ -3,6 +3,7 @@
     POST /orders {order_id?, customer, sku, qty, amount_cents, address}
         200 {saga_id, state: completed | compensated, reason}   the saga ended within the deadline
         202 {saga_id, state: running | compensating}            accepted; it ends in the background
+        500 {saga_id, state: compensation_failed}               failed, and could not be undone
         503                                                     the saga could not be recorded
     GET  /orders/{id}   the saga's state and step log
     GET  /audit         every saga with its step log (waits briefly for sagas in flight)
@@ -31,7 +32,7 @@ from starlette.routing import Route
 
 from pgpool import DB_ERRORS, Pool
 from saga_flow import STEPS, FlowConfig, SagaRunner
-from saga_store import COMPENSATED, COMPLETED, SagaStore
+from saga_store import COMPENSATED, COMPENSATION_FAILED, COMPLETED, SagaStore
 from servicekit import env_flag, env_float, env_int, health_route, metrics_route, serve
 
 REQUEST_DEADLINE = env_float("REQUEST_DEADLINE", 3.0)
@@ -66,14 +67,18 @@ async def create_order(request: Request) -> JSONResponse:
         # The insert may have committed all the same (a lost ack): then the recovery loop drives it.
         return JSONResponse({"error": f"could not record the order: {type(exc).__name__}"}, status_code=503)
     task = runner.start(saga_id)
-    with contextlib.suppress(TimeoutError):
-        # shield: the saga goes on when the request gives up waiting for it.
+    # shield: the saga goes on when the request gives up waiting for it. A driver that
+    # crashed is resumed by the recovery loop; either way the answer is the stored state.
+    with contextlib.suppress(Exception):
         await asyncio.wait_for(asyncio.shield(task), REQUEST_DEADLINE)
-    if task.done() and not task.cancelled() and task.exception() is None and task.result() in (COMPLETED, COMPENSATED):
-        saga = await _load_quietly(saga_id)
-        return JSONResponse({"saga_id": saga_id, "state": task.result(), "reason": saga.reason if saga else None})
     saga = await _load_quietly(saga_id)
-    return JSONResponse({"saga_id": saga_id, "state": saga.state if saga else "unknown"}, status_code=202)
+    state = saga.state if saga else "unknown"
+    if state in (COMPLETED, COMPENSATED):
+        return JSONResponse({"saga_id": saga_id, "state": state, "reason": saga.reason if saga else None})
+    if state == COMPENSATION_FAILED:
+        # The order failed and could not be undone: an error the client must hear about.
+        return JSONResponse({"saga_id": saga_id, "state": state, "reason": saga.reason if saga else None}, 500)
+    return JSONResponse({"saga_id": saga_id, "state": state}, status_code=202)
 
 
 async def _load_quietly(saga_id: str):  # type: ignore[no-untyped-def]
