@@ -39,9 +39,9 @@ REQUESTS = Counter("saga_participant_requests_total", "Participant calls answere
 class Reject(Exception):
     """A definitive refusal: nothing changed, and retrying will not change the answer."""
 
-    def __init__(self, status: int, reason: str, **fields: Any):
+    def __init__(self, http_status: int, reason: str, **fields: Any):
         super().__init__(reason)
-        self.status, self.payload = status, {"error": reason, **fields}
+        self.http_status, self.payload = http_status, {"error": reason, **fields}
 
 
 class Participant:
@@ -76,7 +76,7 @@ class Participant:
                         answer = await handler(conn, body)
             except Reject as exc:
                 REQUESTS.labels(label, "rejected").inc()
-                return JSONResponse({"saga_id": body["saga_id"], **exc.payload}, status_code=exc.status)
+                return JSONResponse({"saga_id": body["saga_id"], **exc.payload}, status_code=exc.http_status)
             except DB_ERRORS as exc:
                 # The transaction may or may not have committed (a lost ack): the caller cannot
                 # know, so it must retry an idempotent call or compensate.

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.integration
 
 SAGA = "experiments/saga.yaml"
 KILLED = "experiments/saga-participant-killed.yaml"
+ORCHESTRATOR_KILLED = "experiments/saga-orchestrator-killed.yaml"
 
 
 def test_sound_saga_ends_every_saga_through_a_payments_database_outage(run_experiment) -> None:
@@ -40,7 +41,18 @@ def test_sound_saga_survives_a_participant_killed_mid_saga(run_experiment) -> No
     assert leftovers(run.out) == []
 
 
-@pytest.mark.parametrize("experiment", [SAGA, KILLED])
+def test_sound_saga_resumes_unfinished_sagas_after_the_orchestrator_crashes(run_experiment) -> None:
+    run = run_experiment(ORCHESTRATOR_KILLED)
+    assert run.code == 0, run.explain()
+    history = read_journal(run.out / "journal.jsonl")
+    resumed = {e["saga"] for e in history.events if e["type"] == "saga_resumed"}
+    assert resumed, "the orchestrator died with no saga in flight: the experiment proved nothing"
+    sagas = {s["id"]: s["state"] for s in history.audits()["orchestrator"]["sagas"]}
+    assert {sagas[s] for s in resumed} <= {"completed", "compensated"}
+    assert leftovers(run.out) == []
+
+
+@pytest.mark.parametrize("experiment", [SAGA, KILLED, ORCHESTRATOR_KILLED])
 def test_a_skipped_compensation_leaves_charges_and_is_caught(run_experiment, experiment: str) -> None:
     run = run_experiment(experiment, "skip-compensation")
     assert run.code == 1, run.explain()
@@ -61,6 +73,7 @@ def test_a_skipped_compensation_leaves_charges_and_is_caught(run_experiment, exp
 @pytest.mark.parametrize("experiment, also_failed", [
     (SAGA, {"refund-retried-during-fault", "no-orphaned-reservation-or-charge", "stock-and-money-conserved"}),
     (KILLED, {"release-retried-while-down"}),
+    (ORCHESTRATOR_KILLED, {"no-orphaned-reservation-or-charge", "stock-and-money-conserved"}),
 ])
 def test_an_unretried_compensation_leaves_sagas_half_done_and_is_caught(run_experiment, experiment: str,
                                                                         also_failed: set[str]) -> None:
