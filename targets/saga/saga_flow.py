@@ -21,12 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, TypeVar
 
 import httpx
+from prometheus_client import Counter
 
 from pgpool import DB_ERRORS
 from saga_store import COMPENSATED, COMPENSATING, COMPENSATION_FAILED, COMPLETED, RUNNING, Saga, SagaStore
 from servicekit import emit_event
 
 T = TypeVar("T")
+SAGAS = Counter("saga_finished_total", "Sagas that reached an end state", ["state"])
+COMPENSATION_ATTEMPTS = Counter("saga_compensation_attempts_total", "Compensation calls", ["step", "outcome"])
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,7 @@ class SagaRunner:
                 return
         await self._persist(self.store.set_state, saga.id, COMPLETED)
         saga.state = COMPLETED
+        SAGAS.labels(COMPLETED).inc()
 
     async def _run_compensations(self, saga: Saga) -> None:
         # Every step that took effect, or may have (unknown), in reverse order.
@@ -139,9 +143,11 @@ class SagaRunner:
             if outcome != "ok":
                 await self._persist(self.store.set_state, saga.id, COMPENSATION_FAILED, f"{step.name} compensation failed")
                 saga.state = COMPENSATION_FAILED
+                SAGAS.labels(COMPENSATION_FAILED).inc()
                 return
         await self._persist(self.store.set_state, saga.id, COMPENSATED)
         saga.state = COMPENSATED
+        SAGAS.labels(COMPENSATED).inc()
         emit_event("saga_compensated", saga=saga.id, steps=[s.name for s in reversed(todo)])
 
     async def _forward(self, saga: Saga, step: Step) -> tuple[str, int, str]:
@@ -163,6 +169,7 @@ class SagaRunner:
         while True:
             attempt += 1
             reply = await self._call(step, step.compensation, {"saga_id": saga.id})
+            COMPENSATION_ATTEMPTS.labels(step.name, reply.kind).inc()
             if reply.kind == "ok":
                 return "ok", attempt, reply.detail
             if not self.config.compensation_retry:
