@@ -148,7 +148,8 @@ class SagaRunner:
         await self._persist(self.store.set_state, saga.id, COMPENSATED)
         saga.state = COMPENSATED
         SAGAS.labels(COMPENSATED).inc()
-        emit_event("saga_compensated", saga=saga.id, steps=[s.name for s in reversed(todo)])
+        emit_event("saga_compensated", saga=saga.id,
+                   steps=[e["step"] for e in saga.log if e["phase"] == "compensate" and e["outcome"] == "ok"])
 
     async def _forward(self, saga: Saga, step: Step) -> tuple[str, int, str]:
         uncertain = False
