@@ -1,6 +1,7 @@
 """Loopback port helpers for the processes the harness starts (Toxiproxy, services, Locust)."""
 from __future__ import annotations
 
+import random
 import socket
 import time
 
@@ -9,18 +10,49 @@ from .errors import EnvironmentProblem
 __all__ = ["free_port", "port_is_open", "wait_for_port"]
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """Return a TCP port that was free on ``host`` a moment ago.
+_PICKER = random.Random()  # its own generator: an experiment's seed must not make runs pick the same ports
 
-    The kernel picks it (bind to port 0), so parallel runs do not collide on a fixed range.
-    Another process can still take it before our child binds it: callers that start a server
-    on it must report a bind failure clearly rather than assume it cannot happen.
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port that was free on ``host`` a moment ago, for a server we are about to start.
+
+    Chosen below the kernel's ephemeral range (``ip_local_port_range``): ports in that range
+    are handed out to outgoing connections (Locust's, the services' own, Toxiproxy's), and one
+    of them could take the port between this call and our child binding it. Random, so
+    parallel runs rarely collide; another process can still take it, so callers that start a
+    server on it must report a bind failure clearly rather than assume it cannot happen.
     """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    low = _ephemeral_low()
+    if low > _FLOOR + 1000:
+        for _ in range(50):
+            port = _PICKER.randrange(_FLOOR, low)
+            if _bindable(family, host, port):
+                return port
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+        chosen: int = sock.getsockname()[1]
+        return chosen
+
+
+_FLOOR = 20000
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range", encoding="ascii") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _bindable(family: int, host: str, port: int) -> bool:
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def port_is_open(host: str, port: int, timeout: float = 1.0) -> bool:

@@ -116,14 +116,16 @@ def outcome_of(exception: BaseException | None) -> str:
     if exception is None:
         return "ok"
     for exc in _chain(exception):
-        if type(exc).__name__ == "ConnectTimeout":
+        if type(exc).__name__ == "ConnectTimeout" or isinstance(exc, ConnectionRefusedError):
             return "fail"  # no connection, so the request was never sent: its outcome is known
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+            return "info"  # the connection broke after it was made: the server may have acted
         if isinstance(exc, _TIMEOUT_TYPES) or "Timeout" in type(exc).__name__:
             return "info"
     # geventhttpclient reports a read timeout as RetriesExceeded(..., original=timed out), and a
     # catch_response failure is free text: the message is the last resort.
     text = str(exception)
-    if "timed out" in text or "Timeout" in text:
+    if "timed out" in text or "Timeout" in text or "Connection reset" in text:
         return "info"
     return "fail"
 

@@ -154,3 +154,13 @@ def test_a_bind_failure_is_reported_at_once_although_the_server_keeps_running(tm
             server.start()
     assert time.monotonic() - started < 4
     assert not server.running
+
+
+def test_free_ports_stay_below_the_ephemeral_range_where_outgoing_connections_live() -> None:
+    from harness.net import _ephemeral_low, free_port
+
+    low = _ephemeral_low()
+    ports = {free_port() for _ in range(20)}
+    if low > 21000:
+        assert all(p < low for p in ports), ports
+    assert len(ports) > 1
