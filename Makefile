@@ -9,8 +9,11 @@ STAMP  := $(VENV)/.installed
 demo: venv tools
 	$(BIN)/harness run experiments/circuit-breaker.yaml
 
+# Experiments are wall-clock bound (light CPU), so two workers halve the suite; a test file
+# stays on one worker. Docker tests share one engine and its labels: they run alone, after.
 test: venv tools
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile -m "not docker"
+	$(BIN)/pytest -m docker
 
 unit: venv
 	$(BIN)/pytest -m "not integration"
