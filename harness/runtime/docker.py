@@ -20,6 +20,7 @@ from ..faults.toxiproxy import ToxiproxyClient, ToxiproxyError
 from ..journal import Record
 from ..net import free_port
 from . import containers as layout
+from . import docker_images as images
 from .base import Deployment, DeployRequest
 from .docker_health import wait_ready
 from .docker_logs import LogFollower
@@ -65,8 +66,8 @@ class DockerDeployment(Deployment):
         self.client = connect()
         for gone in remove_orphans(self.client):
             self._notice(f"removed {gone}, left behind by a harness run that no longer exists")
-        image = self._target_image()
-        toxiproxy_image = self._toxiproxy_image()
+        image = images.target_image(self.client, self._notice)
+        toxiproxy_image = images.toxiproxy_image(self.client)
         self.network, subnet, _ = create_network(self.client, f"harness-{self.run_id}", run_labels(self.run_id))
         self.addresses[TOXIPROXY] = address_in(subnet, 2)
         for i, name in enumerate(self.system.services, start=3):
@@ -88,44 +89,6 @@ class DockerDeployment(Deployment):
             self._create(name, image, command=spec.argv, environment=spec.env, working_dir=spec.workdir,
                          port=spec.port, volumes=volumes, init=True)
             self._start_service(name)
-
-    def _target_image(self) -> str:
-        import docker
-
-        name = layout.target_image()
-        try:
-            found = self.client.images.get(name)
-        except docker.errors.ImageNotFound:
-            raise EnvironmentProblem(
-                f"the targets image {name} is not there",
-                hint="build it: `make images` (scripts/build-images.sh), or with a normal Docker install "
-                     f"`docker build -f docker/targets.Dockerfile -t {layout.TARGET_IMAGE} .`; "
-                     f"or name another image in ${layout.TARGET_IMAGE_ENV}") from None
-        built_from = (found.labels or {}).get(layout.SOURCE_LABEL)
-        if built_from and built_from != layout.source_digest():
-            self._notice(f"image {name} was built from other sources than this checkout's harness/ and targets/: "
-                         "rebuild it (`make images`) to run the code you see")
-        return name
-
-    def _toxiproxy_image(self) -> str:
-        import docker
-
-        candidates = layout.toxiproxy_candidates()
-        for name in candidates:
-            try:
-                self.client.images.get(name)
-                return name
-            except docker.errors.ImageNotFound:
-                continue
-        try:
-            self.client.images.pull(candidates[0])
-            return candidates[0]
-        except docker.errors.DockerException as exc:
-            raise EnvironmentProblem(
-                f"no Toxiproxy image: none of {', '.join(candidates)} is there, and pulling {candidates[0]} failed "
-                f"({str(exc).splitlines()[0][:200]})",
-                hint=f"build {layout.TOXIPROXY_LOCAL_IMAGE}: `make images`; or name one in ${layout.TOXIPROXY_IMAGE_ENV}"
-            ) from None
 
     def _create(self, name: str, image: str, *, port: int, **options: Any) -> None:
         self.host_ports[name] = free_port(HOST)

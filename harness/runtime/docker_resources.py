@@ -34,6 +34,10 @@ def connect() -> "docker.DockerClient":
     import docker
     import requests
 
+    unreachable = _socket_unreachable(os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock")
+    if unreachable:
+        # Checked first: docker.from_env() leaks its socket when the daemon is not there.
+        raise EnvironmentProblem(f"no Docker daemon answers: {unreachable}", hint=DAEMON_HINT)
     try:
         # One connection per followed log stream, plus calls: more than the default pool of 10.
         client = docker.from_env(timeout=60, max_pool_size=64)
@@ -45,6 +49,24 @@ def connect() -> "docker.DockerClient":
         client.close()
         raise EnvironmentProblem(f"no Docker daemon answers: {_short(exc)}", hint=DAEMON_HINT) from exc
     return client
+
+
+def _socket_unreachable(host: str) -> str | None:
+    """Why nothing listens at a unix:// or tcp:// DOCKER_HOST, or None (also for schemes not checked here)."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(host)
+    try:
+        if url.scheme == "unix":
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(5)
+                sock.connect(url.path)
+        elif url.scheme == "tcp" and url.hostname:
+            with socket.create_connection((url.hostname, url.port or 2375), timeout=5):
+                pass
+    except OSError as exc:
+        return f"{host}: {exc.strerror or exc}"
+    return None
 
 
 def _short(exc: BaseException) -> str:
