@@ -21,6 +21,7 @@ from ..journal import Record
 from ..net import free_port
 from . import containers as layout
 from . import docker_images as images
+from . import docker_prometheus
 from .base import Deployment, DeployRequest
 from .docker_health import wait_ready
 from .docker_logs import LogFollower
@@ -72,6 +73,7 @@ class DockerDeployment(Deployment):
         self.addresses[TOXIPROXY] = address_in(subnet, 2)
         for i, name in enumerate(self.system.services, start=3):
             self.addresses[name] = address_in(subnet, i)
+        self.addresses[docker_prometheus.NAME] = address_in(subnet, 3 + len(self.system.services))
         self.req.journal.write("docker_deployment", run_id=self.run_id, network=self.network.name, subnet=subnet,
                                image=image, toxiproxy_image=toxiproxy_image, label=f"{RUN_LABEL}={self.run_id}")
         self._start_toxiproxy(toxiproxy_image)
@@ -81,6 +83,7 @@ class DockerDeployment(Deployment):
             listen = f"{layout.LISTEN_HOST}:{ports[edge.name]}"
             self.toxiproxy.create_proxy(edge.name, listen=listen, upstream=upstream)
             self.req.journal.write("proxy_created", edge=edge.name, listen=listen, upstream=upstream)
+        prometheus = docker_prometheus.launch(self)
         for name in self.system.start_order():
             spec = layout.service_container(self.system, name, proxy_host=self.addresses[TOXIPROXY], ports=ports,
                                             defect=self.req.defect)
@@ -89,6 +92,8 @@ class DockerDeployment(Deployment):
             self._create(name, image, command=spec.argv, environment=spec.env, working_dir=spec.workdir,
                          port=spec.port, volumes=volumes, init=True)
             self._start_service(name)
+        if prometheus:
+            docker_prometheus.wait(self, prometheus)
 
     def _create(self, name: str, image: str, *, port: int, **options: Any) -> None:
         self.host_ports[name] = free_port(HOST)
@@ -258,19 +263,20 @@ class DockerDeployment(Deployment):
     def _remove(self, name: str) -> None:
         """Stop gracefully (its last log lines and exit code are kept), then remove with its volumes."""
         container = self.containers[name]
-        kind = "toxiproxy_stopped" if name == TOXIPROXY else "service_stopped"
+        service = self.system.services.get(name)  # None for Toxiproxy and Prometheus
+        kind, fields = ("service_stopped", {"service": name}) if service else (f"{name}_stopped", {})
         try:
             container.reload()
             if container.status == "paused":
                 container.unpause()
             if container.status in ("running", "paused"):
-                container.stop(timeout=int(max(1, self.system.services[name].stop_timeout)) if name != TOXIPROXY else 2)
+                container.stop(timeout=int(max(1, service.stop_timeout)) if service else 2)
             container.reload()
             code = container.attrs["State"].get("ExitCode")
             container.remove(force=True, v=True)
-            self.req.journal.write(kind, **({"service": name} if name != TOXIPROXY else {}), returncode=code)
+            self.req.journal.write(kind, **fields, returncode=code)
         except Exception as exc:  # keep removing the others; the label sweep tries again
-            self.req.journal.write(kind, **({"service": name} if name != TOXIPROXY else {}), error=str(exc))
+            self.req.journal.write(kind, **fields, error=str(exc))
 
     def _notice(self, message: str) -> None:
         self.req.events.notice.fire(message=message)
