@@ -76,6 +76,8 @@ class DockerDeployment(Deployment):
         self.addresses[docker_prometheus.NAME] = address_in(subnet, 3 + len(self.system.services))
         self.req.journal.write("docker_deployment", run_id=self.run_id, network=self.network.name, subnet=subnet,
                                image=image, toxiproxy_image=toxiproxy_image, label=f"{RUN_LABEL}={self.run_id}")
+        # Prometheus first: it takes about 5 s to load its targets, time the others' start-up can use.
+        prometheus = docker_prometheus.launch(self)
         self._start_toxiproxy(toxiproxy_image)
         ports = layout.proxy_ports(self.system)
         for edge in self.system.edges.values():
@@ -83,7 +85,6 @@ class DockerDeployment(Deployment):
             listen = f"{layout.LISTEN_HOST}:{ports[edge.name]}"
             self.toxiproxy.create_proxy(edge.name, listen=listen, upstream=upstream)
             self.req.journal.write("proxy_created", edge=edge.name, listen=listen, upstream=upstream)
-        prometheus = docker_prometheus.launch(self)
         for name in self.system.start_order():
             spec = layout.service_container(self.system, name, proxy_host=self.addresses[TOXIPROXY], ports=ports,
                                             defect=self.req.defect)

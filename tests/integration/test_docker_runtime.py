@@ -35,6 +35,11 @@ def test_the_sound_system_passes_in_containers(run_experiment: Callable[..., Any
     assert "open" in states and states[-1] == "closed"
     assert "@harness-event" in (run.out / "logs" / "orders.log").read_text()  # read from the container's log
     assert "Started proxy" in (run.out / "logs" / "toxiproxy.log").read_text()
+    prometheus = history.first("prometheus_started")  # make images builds harness/prometheus
+    assert prometheus and prometheus["url"].startswith("http://127.0.0.1:"), history.first("prometheus_unavailable")
+    assert {t["job"] for t in prometheus["targets"]} == {"toxiproxy", "payments", "orders"}
+    scraping = history.first("prometheus_scraping")
+    assert scraping and scraping["targets_scraped"] == 3  # every target scraped before load started
     assert_nothing_left(run.out)
 
 
