@@ -73,13 +73,16 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated, of: " + ", ".join(MODES))
     ap.add_argument("--systems", default="", help="comma-separated system names (default: all)")
+    ap.add_argument("--manifest", action="append", type=Path, default=[],
+                    help="also measure this system.yaml (e.g. tests/integration/docker_pg/system.yaml: PostgreSQL)")
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     wanted = {s for s in args.systems.split(",") if s}
     systems = [p for p in sorted((ROOT / "targets").glob("*/system.yaml")) if not wanted or p.parent.name in wanted]
+    systems += [m.resolve() for m in args.manifest]
     results: dict[str, Any] = {}
     for path in systems:
-        name = path.parent.name
+        name = load_system(path).name
         once(path, "local")  # warm the page cache and Python's bytecode before anything is timed
         ups: dict[str, list[float]] = {m: [] for m in modes}
         downs: dict[str, list[float]] = {m: [] for m in modes}

@@ -15,7 +15,7 @@ import threading
 import uuid
 from typing import Any
 
-from ..errors import EnvironmentProblem
+from ..errors import EnvironmentProblem, InputError
 from ..faults.toxiproxy import ToxiproxyClient, ToxiproxyError
 from ..journal import Record
 from ..net import free_port
@@ -56,14 +56,25 @@ class DockerDeployment(Deployment):
 
     # -- bring-up --------------------------------------------------------------------------
     def start(self) -> "DockerDeployment":
+        import docker
+        import requests
+
         try:
             self._start()
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            self.stop()
+            raise EnvironmentProblem(f"Docker refused to set up the run: {str(exc).strip()[:500]}",
+                                     hint="see `docker info`; `make docker-clean` removes what earlier runs left") from exc
         except BaseException:
             self.stop()
             raise
         return self
 
     def _start(self) -> None:
+        reserved = sorted({TOXIPROXY, docker_prometheus.NAME} & set(self.system.services))
+        if reserved:
+            raise InputError(f"services.{reserved[0]}: the Docker runtime runs its own '{reserved[0]}' container; "
+                             "rename the service", file=str(self.system.directory / "system.yaml"))
         self.client = connect()
         for gone in remove_orphans(self.client):
             self._notice(f"removed {gone}, left behind by a harness run that no longer exists")
