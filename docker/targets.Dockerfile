@@ -29,7 +29,6 @@ RUN python3 -m venv /opt/venv \
        fi \
     && rm -rf /tmp/wheels
 COPY targets ./targets
-COPY experiments ./experiments
 
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 LABEL io.harness.image=targets
