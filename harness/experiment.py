@@ -149,20 +149,19 @@ def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems)
         except UnknownEntry as exc:
             problems.add(format_loc(loc + ("type",)), str(exc), doc.line_of(loc + ("type",)))
             continue
-        if ftype.target_kind == "edge":
-            if fault.edge is None:
-                problems.add(format_loc(loc), f"fault type '{fault.type}' needs 'edge'; edges: {', '.join(edges)}", doc.line_of(loc))
-            elif fault.edge not in edges:
-                problems.add(format_loc(loc + ("edge",)),
-                             f"system '{exp.target.name}' has no edge '{fault.edge}'; edges: {', '.join(edges) or 'none'}",
-                             doc.line_of(loc + ("edge",)))
-        else:
-            if fault.service is None:
-                problems.add(format_loc(loc), f"fault type '{fault.type}' needs 'service'; services: {', '.join(services)}", doc.line_of(loc))
-            elif fault.service not in services:
-                problems.add(format_loc(loc + ("service",)),
-                             f"system '{exp.target.name}' has no service '{fault.service}'; services: {', '.join(services)}",
-                             doc.line_of(loc + ("service",)))
+        kind = ftype.target_kind  # "edge" for network faults, "service" for process faults
+        other = "service" if kind == "edge" else "edge"
+        known = list(edges) if kind == "edge" else list(services)
+        target = getattr(fault, kind)
+        if getattr(fault, other) is not None:
+            problems.add(format_loc(loc + (other,)), f"fault type '{fault.type}' acts on {_a(kind)}, not {_a(other)}; "
+                         f"give '{kind}:' instead", doc.line_of(loc + (other,)))
+        if target is None:
+            problems.add(format_loc(loc), f"fault type '{fault.type}' needs '{kind}'; {kind}s: {', '.join(known) or 'none'}",
+                         doc.line_of(loc))
+        elif target not in known:
+            problems.add(format_loc(loc + (kind,)), f"system '{exp.target.name}' has no {kind} '{target}'; "
+                         f"{kind}s: {', '.join(known) or 'none'}", doc.line_of(loc + (kind,)))
         if not ftype.per_connection:
             for field in ("stream", "toxicity"):
                 if field in fault.model_fields_set:
@@ -180,6 +179,10 @@ def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems)
             problems.add(format_loc(loc + ("duration",)),
                          f"ends at {exp.fault_end(fault):g}s, after load ends at {exp.load.duration:g}s",
                          doc.line_of(loc + ("duration",)))
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[0] in "aeiou" else "a ") + noun
 
 
 def _validate_check(spec: CheckSpec, loc: tuple[str | int, ...], exp: ExperimentSpec, doc: YamlDocument,

@@ -18,6 +18,13 @@ Record kinds (field ``kind``):
     fault_error       fault, action, error
     event             service, type, ...fields (a resilience event the target reported)
     audit             service, state (the service's own account of its state at the end)
+    prometheus_started     url, pid, scrape_interval, config, targets (what PromQL checks query)
+    prometheus_unavailable reason (no binary, turned off, failed to start: quoted by PromQL checks)
+    prometheus_scraping    waited_s, targets, targets_scraped (every target scraped once before load)
+    prometheus_stopped
+    metric_series     query, window, start, end, step, url, series [{labels, values [[t, v]]}] or error
+                      (collected from Prometheus before the runtime stops; read by ``promql`` checks)
+    collect_error     check, error (a check type's collect step crashed)
     run_finished      status
 """
 from __future__ import annotations
@@ -36,7 +43,8 @@ class JournalWriter:
 
     def __init__(self, path: Path):
         self.path = path
-        self._file: TextIO = path.open("a", encoding="utf-8")
+        # "w": a run folder reused with the same --out holds this run only, never a mix.
+        self._file: TextIO = path.open("w", encoding="utf-8")
         self._last_flush = time.monotonic()
         self.count = 0
 

@@ -1,7 +1,8 @@
 """The run, told as a story (after Chaos Toolkit): one function that reads top to bottom.
 
     runtime up -> proxies wired -> load starts -> steady state before (gate) -> fault timeline
-    -> load ends -> faults removed (always) -> audit -> runtime down (always)
+    -> load ends -> faults removed (always) -> audit -> collect (live evidence, e.g. Prometheus
+    series) -> runtime down (always)
     -> checks over the journal -> reports
 
 Whatever ends the run (success, failed check, exception, Ctrl-C, SIGTERM), the ``finally``
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from . import runtime as _runtimes  # noqa: F401  (registers the runtimes)
 from .catalog import REPO_ROOT
-from .checks import evaluate
+from .checks import collect, evaluate
 from .checks.evaluate import run_one
 from .checks.windows import Windows
 from .errors import EnvironmentProblem, InputError, RunInterrupted
@@ -31,6 +32,10 @@ from .runtime.base import Deployment, DeployRequest, runtimes
 from .signals import InterruptGuard
 
 TICK_S = 0.05
+
+
+class SystemCrashed(Exception):
+    """A service of the target exited without a fault asking it to."""
 
 
 @dataclass
@@ -66,6 +71,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
     seed = exp.seed if opts.seed is None else opts.seed
     run_dir = (opts.out or default_run_dir(exp, opts.defect)).resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
+    _clear_previous_run(run_dir)
     ev = opts.events
     journal = JournalWriter(run_dir / "journal.jsonl")
     result = RunResult(experiment=exp.name, system=system.name, run_dir=run_dir, seed=seed, runtime=opts.runtime,
@@ -83,7 +89,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                           load=exp.load.model_dump(), faults=[f.model_dump() for f in exp.faults])
             _phase(journal, ev, "setup")
             deployment = runtime_factory(DeployRequest(system=system, run_dir=run_dir, journal=journal, events=ev,
-                                                       defect=opts.defect))
+                                                       defect=opts.defect, metrics_needed=_reads_metrics(exp)))
             timeline = FaultTimeline(exp, deployment, journal, ev)
             locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
             load = LoadProcess(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
@@ -101,6 +107,10 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
             result.status = "interrupted"
             result.error = str(exc)
             ev.notice.fire(message=f"{exc}: healing faults and stopping processes")
+        except SystemCrashed as exc:
+            result.status = "aborted"
+            result.error = str(exc)
+            ev.notice.fire(message=str(exc))
         except EnvironmentProblem as exc:
             result.status = "errored"
             result.error = str(exc)
@@ -118,6 +128,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     if result.status == "completed":
                         for service, state in deployment.audit().items():
                             journal.write("audit", service=service, state=state)
+                    _collect(exp, journal, ev)
                     deployment.stop()
                 journal.write("run_finished", status=result.status, error=result.error)
                 journal.close()
@@ -158,8 +169,12 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timel
         _drain_events(deployment, journal, ev)
         crashed = deployment.check_alive()
         if crashed:
-            raise EnvironmentProblem(f"service(s) {', '.join(crashed)} exited during the run",
-                                     hint="see their logs in the run folder's logs/ directory")
+            # The system under test died: that is a result about the system (exit 1), not a
+            # broken environment. Stop here; the journal keeps everything up to the crash.
+            for service in crashed:
+                journal.write("service_crashed", service=service)
+            raise SystemCrashed(f"service(s) {', '.join(crashed)} exited on their own during the run; "
+                                "see logs/ in the run folder")
         if not gated and gate_at is not None and now - t0 >= gate_at:
             gated = True
             if not _steady_state_holds(exp, seen, journal, ev, t0):
@@ -196,10 +211,42 @@ def _steady_state_holds(exp: ExperimentSpec, seen: list[Record], journal: Journa
     return True
 
 
+def _collect(exp: ExperimentSpec, journal: JournalWriter, ev: RunEvents) -> None:
+    """While the system still runs, checks that query it (PromQL) record what they will judge.
+
+    Reads the journal file so far: every non-request record is flushed as it is written, and
+    windows are built from those (faults, load start and stop), not from requests.
+    """
+    try:
+        for rec in collect(exp, read_journal(journal.path)):
+            journal.write_record(rec)
+    except Exception as exc:  # never in the way of stopping the runtime; those checks say unknown
+        journal.write("collect_error", check="*", error=f"{type(exc).__name__}: {exc}")
+        ev.notice.fire(message=f"collecting live evidence failed: {exc}")
+
+
 def _drain_events(deployment: Deployment, journal: JournalWriter, ev: RunEvents) -> None:
     for rec in deployment.drain_events():
         journal.write_record(rec)
         ev.target_event.fire(record=rec)
+
+
+def _reads_metrics(exp: ExperimentSpec) -> bool:
+    from .checks.registry import check_types
+
+    specs = [*exp.checks, *exp.steady_state.conditions]
+    return any(check_types.get(s.type).collect is not None for s in specs)
+
+
+def _clear_previous_run(run_dir: Path) -> None:
+    """A reused --out folder (a CI job's fixed path) must not mix an old run into this one."""
+    for name in ("journal.jsonl", "requests.jsonl", "result.json", "junit.xml", "report.html", "prometheus.yml"):
+        (run_dir / name).unlink(missing_ok=True)
+    logs = run_dir / "logs"
+    if logs.is_dir():
+        for f in logs.iterdir():
+            if f.is_file():
+                f.unlink()
 
 
 def _phase(journal: JournalWriter, ev: RunEvents, phase: str) -> None:

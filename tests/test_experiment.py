@@ -165,3 +165,18 @@ def test_the_shipped_experiments_are_valid() -> None:
     root = Path(__file__).resolve().parent.parent
     for path in sorted((root / "experiments").glob("*.yaml")):
         load_experiment(path)
+
+
+def test_a_process_fault_needs_a_service_not_an_edge(workdir: Path) -> None:
+    bad = GOOD.replace("type: latency\n    edge: front->back\n    attributes: {latency: 500}",
+                       "type: kill\n    edge: front->back")
+    msg = problems_of(write(workdir, bad))
+    assert "faults[0].edge: fault type 'kill' acts on a service, not an edge; give 'service:' instead" in msg
+    assert "faults[0]: fault type 'kill' needs 'service'; services: back, front" in msg
+
+
+def test_a_process_fault_takes_no_toxicity(workdir: Path) -> None:
+    bad = GOOD.replace("type: latency\n    edge: front->back\n    attributes: {latency: 500}",
+                       "type: pause\n    service: back\n    toxicity: 0.5")
+    msg = problems_of(write(workdir, bad))
+    assert "faults[0].toxicity: fault type 'pause' acts on the whole service; it takes no 'toxicity'" in msg

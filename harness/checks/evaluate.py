@@ -1,15 +1,20 @@
-"""Run every check and steady-state condition of an experiment over a finished history."""
+"""Run every check and steady-state condition of an experiment over a finished history.
+
+``collect`` runs first, while the system still runs: the check types that need live
+evidence (a Prometheus's series) turn it into journal records that their check reads later.
+"""
 from __future__ import annotations
 
+import time
 import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from .registry import CheckResult, Outcome, check_types
 from .windows import Windows
 
 if TYPE_CHECKING:
     from ..experiment import CheckSpec, ExperimentSpec
-    from ..journal import History
+    from ..journal import History, Record
 
 
 def run_one(spec: "CheckSpec", history: "History", windows: Windows, group: str) -> CheckResult:
@@ -26,13 +31,35 @@ def run_one(spec: "CheckSpec", history: "History", windows: Windows, group: str)
 
 def evaluate(exp: "ExperimentSpec", history: "History") -> list[CheckResult]:
     results: list[CheckResult] = []
+    for group, spec, windows in _specs(exp, history):
+        r = run_one(spec, history, windows, group=group)
+        if group != "checks":
+            r.name = f"steady-state {windows.default}: {r.name}"
+        results.append(r)
+    return results
+
+
+def _specs(exp: "ExperimentSpec", history: "History") -> Iterator[tuple[str, "CheckSpec", Windows]]:
+    """Each condition (over 'before', then 'after') and each check: its group and its windows."""
     for phase in ("before", "after"):
         windows = Windows(history, default=phase)  # type: ignore[arg-type]
         for spec in exp.steady_state.conditions:
-            r = run_one(spec, history, windows, group=f"steady_state.{phase}")
-            r.name = f"steady-state {phase}: {r.name}"
-            results.append(r)
+            yield f"steady_state.{phase}", spec, windows
     windows = Windows(history)
     for spec in exp.checks:
-        results.append(run_one(spec, history, windows, group="checks"))
-    return results
+        yield "checks", spec, windows
+
+
+def collect(exp: "ExperimentSpec", history: "History") -> list["Record"]:
+    """Records from every check type's ``collect`` step, over the history so far. Never raises."""
+    records: list[Record] = []
+    for _group, spec, windows in _specs(exp, history):
+        ctype = check_types.get(spec.type)
+        if ctype.collect is None:
+            continue
+        try:
+            found = ctype.collect(history, spec.parsed_params, windows)
+        except Exception as exc:  # the check will find no evidence and say unknown
+            found = [{"kind": "collect_error", "check": spec.name or spec.type, "error": f"{type(exc).__name__}: {exc}"}]
+        records.extend({"t": time.time(), **r} for r in found)
+    return records

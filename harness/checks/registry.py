@@ -3,6 +3,11 @@
 A check is a pure function of the recorded history: ``(history, params, windows) -> Outcome``
 with a verdict of ``passed``, ``failed`` or ``unknown`` and evidence (numbers and times). A
 check that crashes yields ``unknown``, never a pass and never a crashed run.
+
+Some evidence exists only while the system runs (a Prometheus's time series). A check type
+may declare a ``collect`` step, ``(history so far, params, windows) -> records``, which the
+runner calls before it stops the runtime; the records land in the journal and the check
+itself stays a pure function of the finished journal.
 """
 from __future__ import annotations
 
@@ -46,6 +51,7 @@ class CheckResult:
 P = TypeVar("P", bound=Spec)
 CheckFn = Callable[["History", Any, "Windows"], Outcome]
 RefFn = Callable[[Any, "ExperimentSpec"], Iterable[tuple[str, str]]]
+CollectFn = Callable[["History", Any, "Windows"], list[dict[str, Any]]]
 
 
 @dataclass
@@ -55,6 +61,8 @@ class CheckType(Generic[P]):
     run: CheckFn
     doc: str = ""
     refs: RefFn | None = None
+    collect: CollectFn | None = None
+    """Gathers evidence from the running system into journal records, before it stops."""
 
     def references(self, params: P, exp: "ExperimentSpec") -> list[tuple[str, str]]:
         """Problems with names the params refer to (faults, services): (message, field)."""
@@ -73,11 +81,13 @@ class CheckType(Generic[P]):
 check_types: Registry[CheckType[Any]] = Registry("check type")
 
 
-def check(name: str, params: type[P], refs: RefFn | None = None) -> Callable[[CheckFn], CheckFn]:
+def check(name: str, params: type[P], refs: RefFn | None = None,
+          collect: CollectFn | None = None) -> Callable[[CheckFn], CheckFn]:
     """Register a check function: ``@check("error_rate", ErrorRateParams)``."""
 
     def decorate(fn: CheckFn) -> CheckFn:
-        check_types.register(name, CheckType(name=name, Params=params, run=fn, doc=(fn.__doc__ or "").strip(), refs=refs))
+        check_types.register(name, CheckType(name=name, Params=params, run=fn, doc=(fn.__doc__ or "").strip(), refs=refs,
+                                             collect=collect))
         return fn
 
     return decorate

@@ -41,7 +41,7 @@ class RequestFilter(Spec):
 
 
 def select_requests(requests: Iterable[Record], window: Window, flt: RequestFilter | None) -> list[Record]:
-    return [r for r in requests if window.contains(r["t"]) and (flt is None or flt.matches(r))]
+    return [r for r in requests if window.holds_request(r) and (flt is None or flt.matches(r))]
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

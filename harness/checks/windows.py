@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Literal, Union
+from typing import TYPE_CHECKING, Any, Iterable, Literal, Union
 
 from pydantic import Field, model_validator
 
@@ -49,6 +49,10 @@ class Window:
     label: str
     start: float | None
     end: float | None
+    finished_by_end: bool = False
+    """Count only requests that also finished inside the window. True for 'before': a request
+    that started a moment before the first fault and was caught by it says nothing about the
+    steady state before the fault."""
 
     @property
     def known(self) -> bool:
@@ -56,6 +60,14 @@ class Window:
 
     def contains(self, t: float) -> bool:
         return self.start is not None and self.end is not None and self.start <= t < self.end
+
+    def holds_request(self, r: dict[str, Any]) -> bool:
+        if not self.contains(r["t"]):
+            return False
+        if self.finished_by_end:
+            assert self.end is not None
+            return r["t"] + float(r.get("ms", 0.0)) / 1000.0 <= self.end
+        return True
 
     def describe(self, origin: float | None) -> dict[str, float | str | None]:
         def rel(t: float | None) -> float | None:
@@ -89,7 +101,7 @@ class Windows:
         if spec == "all":
             return Window("all", start + self.warmup, end)
         if spec == "before":
-            return Window("before", start + self.warmup, min(applied) if applied else end)
+            return Window("before", start + self.warmup, min(applied) if applied else end, finished_by_end=True)
         if spec == "after":
             return Window("after", (max(removed) + self.settle) if removed else start + self.warmup, end)
         assert isinstance(spec, FaultWindowSpec)

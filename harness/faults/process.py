@@ -54,28 +54,29 @@ class RestartAttributes(Spec):
     restart: bool = Field(True, description="start the service again when the fault ends")
 
 
+class RestartingFault(ServiceFault):
+    """Takes the service down; starting it again when the fault ends, unless ``restart: false``."""
+
+    Attributes = RestartAttributes
+
+    def undo(self, fault: ActiveFault) -> str | None:
+        return "start" if fault.attributes.restart else None  # type: ignore[attr-defined]
+
+
 @register
-class Kill(ServiceFault):
+class Kill(RestartingFault):
     """SIGKILL the service (and its process group): a crash, with no chance to clean up."""
 
     name = "kill"
     on_apply = "kill"
-    Attributes = RestartAttributes
-
-    def undo(self, fault: ActiveFault) -> str | None:
-        return "start" if fault.attributes.restart else None  # type: ignore[attr-defined]
 
 
 @register
-class Stop(ServiceFault):
+class Stop(RestartingFault):
     """Stop the service gracefully (SIGTERM, then SIGKILL after its stop_timeout)."""
 
     name = "stop"
     on_apply = "stop"
-    Attributes = RestartAttributes
-
-    def undo(self, fault: ActiveFault) -> str | None:
-        return "start" if fault.attributes.restart else None  # type: ignore[attr-defined]
 
 
 class NoAttributes(Spec):

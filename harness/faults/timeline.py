@@ -5,6 +5,7 @@ really took effect, which is what checks measure from.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,24 +67,31 @@ class FaultTimeline:
 
     def _apply(self, item: Scheduled) -> None:
         f = item.fault
+        # The fault's time is when we asked for it: its effects cannot come earlier, so an
+        # event caused by the fault never appears to precede it. `took_ms` says how long
+        # the runtime took to carry it out.
+        asked = time.time()
         try:
             f.kind.apply(self.deployment, f)
         except (HarnessError, OSError, ValueError) as exc:
             self.journal.write("fault_error", fault=f.name, action="apply", error=str(exc))
             raise EnvironmentProblem(f"could not apply fault '{f.name}' ({f.type} on {f.target}): {exc}") from exc
-        rec = self.journal.write("fault_applied", fault=f.name, type=f.type, target=f.target, stream=f.stream,
-                                 toxicity=f.toxicity, attributes=f.attributes.model_dump(), planned_s=item.start)
+        rec = self.journal.write("fault_applied", t=asked, fault=f.name, type=f.type, target=f.target, stream=f.stream,
+                                 toxicity=f.toxicity, attributes=f.attributes.model_dump(), planned_s=item.start,
+                                 took_ms=round((time.time() - asked) * 1000, 3))
         item.applied_at = rec["t"]
         self.events.fault_applied.fire(fault=f.name, type=f.type, target=f.target, at_s=item.applied_at - (self.t0 or 0))
 
     def _remove(self, item: Scheduled) -> bool:
         f = item.fault
+        asked = time.time()
         try:
             f.kind.remove(self.deployment, f)
         except Exception as exc:  # noqa: BLE001 - removal must never stop the other removals
             self.journal.write("fault_error", fault=f.name, action="remove", error=f"{type(exc).__name__}: {exc}")
             return False
-        rec = self.journal.write("fault_removed", fault=f.name, planned_s=item.end)
+        rec = self.journal.write("fault_removed", t=asked, fault=f.name, planned_s=item.end,
+                                 took_ms=round((time.time() - asked) * 1000, 3))
         item.removed_at = rec["t"]
         self.events.fault_removed.fire(fault=f.name, at_s=item.removed_at - (self.t0 or 0))
         return True

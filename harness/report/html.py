@@ -18,7 +18,7 @@ from markupsafe import Markup
 from ..journal import History
 from ..result import RunResult
 from .series import Timeline
-from .svg import Band, GanttRow, Series, gantt, line_chart
+from .svg import Band, GanttRow, Series, gantt, is_point_list, line_chart, sparkline
 
 TEMPLATES = Path(__file__).parent / "templates"
 FAULT_COLORS = ["#d9480f", "#7048e8", "#0c8599", "#c2255c", "#e67700", "#2f9e44"]
@@ -59,8 +59,10 @@ def pretty_json(v: Any) -> str:
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(fmt_num=fmt_num, pretty_json=pretty_json, table_columns=table_columns)
+    env.filters.update(fmt_num=fmt_num, pretty_json=pretty_json, table_columns=table_columns,
+                       sparkline=lambda v: Markup(sparkline(v)))  # svg.sparkline escapes its own text
     env.tests["scalar_list"] = is_scalar_list
+    env.tests["point_list"] = is_point_list
     return env
 
 

@@ -177,3 +177,30 @@ def gantt(rows: Sequence[GanttRow], *, x_max: float, row_h: int = 28) -> str:
     out.append(f'<line class="axis" x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}"/>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+def is_point_list(v: object) -> bool:
+    """A time series in evidence: at least two ``[seconds, value]`` pairs of numbers."""
+    return (isinstance(v, list) and len(v) >= 2 and all(
+        isinstance(p, (list, tuple)) and len(p) == 2
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in p) for p in v))
+
+
+def sparkline(points: Sequence[Sequence[float]], width: int = 220, height: int = 40) -> str:
+    """A small inline line of ``[seconds, value]`` points, its range in the tooltip and beside it."""
+    xs, ys = [float(p[0]) for p in points], [float(p[1]) for p in points]
+    x0, x1, lo, hi = min(xs), max(xs), min(ys), max(ys)
+    # The y axis includes zero: 16.0 to 16.01 must look flat, not like a spike.
+    y_lo, y_hi = min(lo, 0.0), max(hi, 0.0)
+    span_x, span_y = (x1 - x0) or 1.0, (y_hi - y_lo) or 1.0
+    pad = 3.0
+
+    def at(x: float, y: float) -> str:
+        fy = (y - y_lo) / span_y
+        return f"{pad + (x - x0) / span_x * (width - 2 * pad):.1f},{height - pad - fy * (height - 2 * pad):.1f}"
+
+    path = " ".join(at(x, y) for x, y in zip(xs, ys))
+    tip = escape(f"{len(ys)} points, {_fmt(x0)}s to {_fmt(x1)}s; min {lo:.4g}, max {hi:.4g}")
+    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
+            f'<title>{tip}</title><polyline points="{path}" fill="none" stroke="#1c7ed6" stroke-width="1.5" '
+            f'stroke-linejoin="round"/></svg><span class="spark-range">{lo:.4g} … {hi:.4g}</span>')

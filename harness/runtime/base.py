@@ -24,6 +24,9 @@ class DeployRequest:
     journal: JournalWriter
     events: RunEvents
     defect: str | None = None
+    metrics_needed: bool = False
+    """Some check reads metrics (PromQL): wait until Prometheus scrapes before load starts.
+    Without such a check Prometheus still runs (when installed) but nobody waits for it."""
 
 
 class Deployment(ABC):

@@ -10,6 +10,7 @@ placeholders map to container paths:
     {python}   /opt/venv/bin/python          {dir}      /app/targets/<system dir>
     {host}     0.0.0.0 (listen everywhere)   {port}     the manifest's ``port``, else 8000
     {run_dir}  /harness/run                  {service}  the service's name
+    {edges[E]} Toxiproxy's address for edge E, as seen from the containers
 
 A system whose directory is not under the repository's ``targets/`` (a user's own manifest)
 is bind-mounted read-only at ``/harness/system``, so ``{dir}`` works for it too.
@@ -20,10 +21,11 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ..catalog import REPO_ROOT
 from ..system import SystemSpec
-from .local import _expand
+from .local import EdgeAddresses, _expand
 
 TARGET_IMAGE_ENV = "HARNESS_TARGET_IMAGE"
 TARGET_IMAGE = "harness/targets:latest"
@@ -80,8 +82,9 @@ def service_container(system: SystemSpec, name: str, *, proxy_host: str, ports: 
     svc = system.services[name]
     cdir, mount = system_dir(system)
     port = service_port(system, name)
-    values = {"python": PYTHON, "host": LISTEN_HOST, "port": str(port), "service": name, "dir": str(cdir),
-              "run_dir": RUN_DIR}
+    values: dict[str, Any] = {"python": PYTHON, "host": LISTEN_HOST, "port": str(port), "service": name,
+                              "dir": str(cdir), "run_dir": RUN_DIR,
+                              "edges": EdgeAddresses({e: f"{proxy_host}:{p}" for e, p in ports.items()})}
     argv = [_expand(a, values, f"services.{name}.command") for a in svc.command]
     env = {"HOST": LISTEN_HOST, "PORT": str(port), "HARNESS_SERVICE": name, "PYTHONUNBUFFERED": "1"}
     for edge in system.edges.values():

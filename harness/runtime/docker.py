@@ -11,7 +11,6 @@ whatever ends the run; a half-started deployment tears itself down before raisin
 """
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
@@ -50,8 +49,6 @@ class DockerDeployment(Deployment):
         self.addresses: dict[str, str] = {}
         self._expected_down: set[str] = set()
         self._paused: set[str] = set()
-        self._killing: dict[str, threading.Thread] = {}
-        self._kill_errors: dict[str, Exception] = {}
         self._stopped = False
 
     # -- bring-up --------------------------------------------------------------------------
@@ -104,8 +101,8 @@ class DockerDeployment(Deployment):
             self._create(name, image, command=spec.argv, environment=spec.env, working_dir=spec.workdir,
                          port=spec.port, volumes=volumes, init=True)
             self._start_service(name)
-        if prometheus:
-            docker_prometheus.wait(self, prometheus)
+        if prometheus and docker_prometheus.ready(self, prometheus) and self.req.metrics_needed:
+            docker_prometheus.wait_scraping(self)
 
     def _create(self, name: str, image: str, *, port: int, **options: Any) -> None:
         self.host_ports[name] = free_port(HOST)
@@ -192,7 +189,7 @@ class DockerDeployment(Deployment):
         timeout = int(max(1, self.system.services[service].stop_timeout))
         if action == "kill":
             self._expected_down.add(service)
-            self._kill_in_background(service)
+            container.kill()  # returns once the daemon has reaped it; the fault's time is when it was asked
         elif action == "stop":
             self._expected_down.add(service)
             container.stop(timeout=timeout)
@@ -206,38 +203,12 @@ class DockerDeployment(Deployment):
             if action == "restart":
                 self._expected_down.add(service)
                 container.stop(timeout=timeout)
-            self._finish_kill(service)
             self.followers[service].stop()
             self._start_service(service)
             self._expected_down.discard(service)
         else:
             raise ValueError(f"unknown service action '{action}'; known: {', '.join(SERVICE_ACTIONS)}")
         self.req.journal.write("service_action", service=service, action=action, container=container.short_id)
-
-    def _kill_in_background(self, service: str) -> None:
-        """SIGKILL the container without waiting for the daemon's clean-up.
-
-        Docker's kill call returns only once the daemon has reaped the container (0.15-0.3 s
-        here), while the service is dead within milliseconds: waiting would time the fault
-        (fault_applied) after its effects, and a check anchored at the crash would miss them.
-        """
-        def kill() -> None:
-            try:
-                self.containers[service].kill()
-            except Exception as exc:  # reported when the service is started again, or at teardown
-                self._kill_errors[service] = exc
-
-        thread = threading.Thread(target=kill, name=f"kill-{service}", daemon=True)
-        self._killing[service] = thread
-        thread.start()
-
-    def _finish_kill(self, service: str) -> None:
-        thread = self._killing.pop(service, None)
-        if thread is not None:
-            thread.join(30)
-        error = self._kill_errors.pop(service, None)
-        if error is not None:
-            raise error
 
     # -- tear-down -------------------------------------------------------------------------
     def stop(self) -> None:
@@ -246,8 +217,6 @@ class DockerDeployment(Deployment):
         self._stopped = True
         if self.client is None:
             return
-        for thread in list(self._killing.values()):
-            thread.join(30)
         for name in reversed(list(self.containers)):
             self._remove(name)
         if getattr(self, "toxiproxy", None) is not None:

@@ -2,8 +2,9 @@
 
 Optional: a run without a Prometheus image goes on, and says why in the journal
 (``prometheus_unavailable``), which PromQL checks quote. With one, ``prometheus_started``
-carries the URL (on 127.0.0.1) they query. The configuration comes from the same
-``render_config`` every runtime uses, and is kept in the run folder.
+carries the URL (on 127.0.0.1) they query. Its first scrape is awaited only when a check reads
+metrics (``metrics_needed``). The configuration comes from the same ``render_config`` every
+runtime uses, and is kept in the run folder.
 
     image: $HARNESS_PROMETHEUS_IMAGE ("none" turns it off), else prom/prometheus:v2.53.0 or
            harness/prometheus:latest (scripts/build-images.sh), whichever is there; else the
@@ -62,7 +63,7 @@ def scrape_targets(dep: "DockerDeployment") -> list[ScrapeTarget]:
 
 
 def launch(dep: "DockerDeployment") -> str | None:
-    """Start the container (before the services: it initialises while they start); the image, or None."""
+    """Start the container (first: it initialises while Toxiproxy and the services start); the image, or None."""
     name, reason = image(dep.client)
     if name is None:
         dep.req.journal.write("prometheus_unavailable", reason=reason)
@@ -80,39 +81,55 @@ def launch(dep: "DockerDeployment") -> str | None:
     return name
 
 
-def wait(dep: "DockerDeployment", name: str, timeout: float = 30.0) -> None:
-    """Once the services are up: wait until every target was scraped once (load starts measured), journal it."""
+def ready(dep: "DockerDeployment", name: str, timeout: float = 30.0) -> bool:
+    """Once the services are up: Prometheus answers (it has had their start-up to get there); journal it."""
     journal = dep.req.journal
     targets = scrape_targets(dep)
-    config = dep.req.run_dir / "prometheus.yml"
     url = f"http://127.0.0.1:{dep.host_ports[NAME]}"
-    began = time.monotonic()
-    scraped = _wait_scraped(url, len(targets), began + timeout)
-    if scraped is None:
-        journal.write("prometheus_unavailable", reason=f"Prometheus ({name}) did not answer at {url} within "
-                                                       f"{timeout:g}s; see logs/prometheus.log")
-        dep._notice("Prometheus did not start; PromQL checks will be unknown (see logs/prometheus.log)")
-        return
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0, trust_env=False) as http:
+        while True:
+            try:
+                if http.get(url + "/-/ready").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                journal.write("prometheus_unavailable", reason=f"Prometheus ({name}) did not answer at {url} within "
+                                                               f"{timeout:g}s; see logs/prometheus.log")
+                dep._notice("Prometheus did not start; PromQL checks will be unknown (see logs/prometheus.log)")
+                return False
+            time.sleep(0.1)
     journal.write("prometheus_started", url=url, container=dep.containers[NAME].short_id, image=name,
-                  scrape_interval=SCRAPE_INTERVAL, config=str(config),
+                  scrape_interval=SCRAPE_INTERVAL, config=str(dep.req.run_dir / "prometheus.yml"),
                   targets=[{"job": t.job, "address": t.address, "metrics_path": t.metrics_path} for t in targets])
-    journal.write("prometheus_scraping", waited_s=round(time.monotonic() - began, 3), targets=len(targets),
-                  targets_scraped=scraped)
+    return True
 
 
-def _wait_scraped(url: str, expected: int, deadline: float) -> int | None:
-    """How many targets are up once all are (or the deadline passes); None if it never answered."""
-    answered, up = False, 0
+def wait_scraping(dep: "DockerDeployment", timeout: float = 15.0) -> None:
+    """When a check reads metrics: wait until every target was scraped once (up or down), so load starts watched.
+
+    Prometheus 2.x hands new targets to its scrapers on a 5 s tick: the first scrape comes
+    about 5 s after it starts, however soon it is ready.
+    """
+    targets = scrape_targets(dep)
+    began = time.monotonic()
+    scraped = _scraped(f"http://127.0.0.1:{dep.host_ports[NAME]}", len(targets), began + timeout)
+    dep.req.journal.write("prometheus_scraping", waited_s=round(time.monotonic() - began, 3), targets=len(targets),
+                          targets_scraped=scraped)
+
+
+def _scraped(url: str, expected: int, deadline: float) -> int:
+    """How many targets were scraped, once all were (or when the deadline passes)."""
+    seen = 0
     with httpx.Client(timeout=2.0, trust_env=False) as http:
         while time.monotonic() < deadline:
             try:
-                resp = http.get(url + "/api/v1/query", params={"query": "count(up == 1)"})
-                answered = resp.status_code == 200
-                result = resp.json()["data"]["result"] if answered else []
-                up = int(float(result[0]["value"][1])) if result else 0
-                if up >= expected:
-                    return up
+                result = http.get(url + "/api/v1/query", params={"query": "count(up)"}).json()["data"]["result"]
+                seen = int(float(result[0]["value"][1])) if result else 0
+                if seen >= expected:
+                    break
             except (httpx.HTTPError, ValueError, KeyError, IndexError):
                 pass
             time.sleep(0.2)
-    return up if answered else None
+    return seen

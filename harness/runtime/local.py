@@ -10,12 +10,16 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import EnvironmentProblem, InputError
 from ..faults.server import ToxiproxyServer
 from ..faults.toxiproxy import ToxiproxyClient
 from ..journal import Record
+from ..metrics.prometheus_config import ScrapeTarget
+from ..metrics.prometheus_server import PrometheusServer
 from ..net import free_port
+from ..registry import UnknownEntry
 from .base import Deployment, DeployRequest, runtimes
 from .health import wait_healthy
 from .logtail import EventTail
@@ -38,6 +42,8 @@ class LocalDeployment(Deployment):
         self.tails: dict[str, EventTail] = {}
         self._expected_down: set[str] = set()
         self._stopped = False
+        self.prometheus = PrometheusServer(config_path=req.run_dir / "prometheus.yml",
+                                           log_path=self.logs_dir / "prometheus.log")
 
     # -- bring-up --------------------------------------------------------------------------
     def start(self) -> "LocalDeployment":
@@ -60,8 +66,19 @@ class LocalDeployment(Deployment):
             upstream = f"{HOST}:{self.ports[edge.target]}"
             self.toxiproxy.create_proxy(edge.name, listen=f"{HOST}:{listen_port}", upstream=upstream)
             self.req.journal.write("proxy_created", edge=edge.name, listen=f"{HOST}:{listen_port}", upstream=upstream)
+        # Before the services: Prometheus's first scrape comes ~5 s after it starts; overlap that.
+        self.prometheus.start_for_run(self._scrape_targets(), self.req.journal,
+                                      notice=lambda m: self.req.events.notice.fire(message=m))
         for name in self.system.start_order():
             self._start_service(name)
+        if self.req.metrics_needed:
+            self.prometheus.wait_scraping(self.req.journal)
+
+    def _scrape_targets(self) -> list[ScrapeTarget]:
+        targets = [ScrapeTarget(name, f"{HOST}:{self.ports[name]}", svc.metrics)
+                   for name, svc in self.system.services.items() if svc.metrics]
+        # Toxiproxy runs with -proxy-metrics: bytes through each edge, seen from the network.
+        return targets + [ScrapeTarget("toxiproxy", f"{HOST}:{self.server.port}")]
 
     def _env_for(self, name: str) -> dict[str, str]:
         svc = self.system.services[name]
@@ -79,9 +96,10 @@ class LocalDeployment(Deployment):
                 env[key] = _expand(value, values, f"defects.{self.req.defect}.env.{name}.{key}")
         return env
 
-    def _template_values(self, name: str) -> dict[str, str]:
+    def _template_values(self, name: str) -> dict[str, Any]:
         return {"python": sys.executable, "host": HOST, "port": str(self.ports[name]), "service": name,
-                "dir": str(self.system.directory), "run_dir": str(self.req.run_dir)}
+                "dir": str(self.system.directory), "run_dir": str(self.req.run_dir),
+                "edges": EdgeAddresses({e: f"{HOST}:{p}" for e, p in self.proxy_ports.items()})}
 
     def _start_service(self, name: str) -> None:
         svc = self.system.services[name]
@@ -145,6 +163,8 @@ class LocalDeployment(Deployment):
         if self._stopped:
             return
         self._stopped = True
+        if self.prometheus.stop():
+            self.req.journal.write("prometheus_stopped")
         for name in reversed(list(self.processes)):
             proc = self.processes[name]
             try:
@@ -156,9 +176,19 @@ class LocalDeployment(Deployment):
         self.req.journal.write("toxiproxy_stopped")
 
 
-def _expand(template: str, values: dict[str, str], where: str) -> str:
+class EdgeAddresses(dict[str, str]):
+    """``{edges[catalog->db]}``: the proxy address (host:port) of any edge. Lets a defect route a
+    service over another service's edge (e.g. onto one shared database), so a fault there spreads."""
+
+    def __missing__(self, key: str) -> str:
+        raise UnknownEntry("edge", key, sorted(self))
+
+
+def _expand(template: str, values: dict[str, Any], where: str) -> str:
     try:
         return template.format(**values)
+    except UnknownEntry as exc:
+        raise InputError(f"{where}: {exc} in {template!r}") from None
     except KeyError as exc:
         raise InputError(f"{where}: unknown placeholder {{{exc.args[0]}}} in {template!r}; "
                          f"known: {', '.join('{' + k + '}' for k in sorted(values))}") from None

@@ -141,3 +141,11 @@ def test_the_merged_verdict_is_the_most_serious() -> None:
     assert merge_verdicts(["passed", "failed", "unknown"]) == "failed"
     assert merge_verdicts(["passed"]) == "passed"
     assert merge_verdicts([]) == "unknown"
+
+
+def test_a_request_caught_by_the_first_fault_does_not_count_against_the_before_window() -> None:
+    # started 0.05 s before the fault, took 2 s because of it
+    reqs = steady(end=9.9) + [(9.95, 2000.0, "info")] + steady(start=10.0)
+    h = history(reqs)
+    assert error_rate(h, ErrorRateParams(max=0.0), Windows(h, default="before")).verdict == "passed"
+    assert latency(h, LatencyParams(max=0.1, percentile=100), Windows(h, default="before")).verdict == "passed"

@@ -28,7 +28,7 @@ def run_cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str
 
 def started_pids(run_dir: Path) -> list[int]:
     history = read_journal(run_dir / "journal.jsonl")
-    kinds = ("service_started", "toxiproxy_started")
+    kinds = ("service_started", "toxiproxy_started", "prometheus_started")
     return [r["pid"] for r in history.records if r["kind"] in kinds and r.get("pid")]
 
 
@@ -133,4 +133,5 @@ def test_list_json_names_the_system_its_experiment_and_defects() -> None:
     systems = {s["name"]: s for s in json.loads(proc.stdout)["systems"]}
     cb = systems["circuit-breaker"]
     assert [d["name"] for d in cb["defects"]] == ["breaker-disabled"]
-    assert "experiments/circuit-breaker.yaml" in [e["path"] for e in cb["experiments"]]
+    assert {e["path"] for e in cb["experiments"]} >= {"experiments/circuit-breaker.yaml",
+                                                      "experiments/circuit-breaker-metrics.yaml"}

@@ -52,3 +52,11 @@ def test_a_run_that_never_loaded_still_renders(tmp_path: Path, result: RunResult
     result.checks, result.status, result.error = [], "errored", "toxiproxy-server not found on PATH"
     html = write_reports(tmp_path, result, History([]))["report.html"].read_text(encoding="utf-8")
     assert ">UNKNOWN<" in html and "toxiproxy-server not found" in html and "No load was recorded" in html
+
+
+def test_a_time_series_in_evidence_is_drawn_as_a_sparkline(result: RunResult, history: History) -> None:
+    result.checks[1].evidence["series"] = [{"series": '{outcome="<ok>"}', "value": 16.0,
+                                            "points": [[10.0, 0.5], [11.0, 16.0], [12.0, 15.5]]}]
+    html = html_of(result, history)
+    assert html.count('<svg class="spark"') == 1 and "0.5 … 16" in html
+    assert '{outcome=&#34;&lt;ok&gt;&#34;}' in html  # labels from the journal stay escaped

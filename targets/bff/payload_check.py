@@ -1,0 +1,52 @@
+"""What a well-formed web page and mobile card are, partial or not; the locustfile judges answers with it.
+
+Kept apart from the locustfile so it can be tested without importing Locust (which patches
+the whole process for gevent). Each function returns why an answer is malformed, or None.
+"""
+from __future__ import annotations
+
+STATUSES = {"ok", "timeout", "error"}
+
+
+def _envelope_problem(doc: dict, required_parts: set[str]) -> str | None:
+    parts = doc.get("parts")
+    if not isinstance(parts, dict) or not required_parts <= set(parts):
+        return f"'parts' must give a status for each of {', '.join(sorted(required_parts))}"
+    if any(not isinstance(p, dict) or p.get("status") not in STATUSES for p in parts.values()):
+        return "a part has no valid status"
+    missing = sorted(name for name, p in parts.items() if p["status"] != "ok")
+    if doc.get("missing") != missing:
+        return f"'missing' is {doc.get('missing')!r} but parts not ok are {missing!r}"
+    if doc.get("partial") is not bool(missing):
+        return f"'partial' is {doc.get('partial')!r} with missing {missing!r}"
+    return None
+
+
+def _present_iff_ok(doc: dict, field: str, part: str) -> str | None:
+    ok = doc["parts"][part]["status"] == "ok"
+    if (doc.get(field) is not None) != ok:
+        return f"'{field}' is {'absent' if ok else 'there'} while part '{part}' is {doc['parts'][part]['status']}"
+    return None
+
+
+def web_page_problem(doc: object) -> str | None:
+    if not isinstance(doc, dict):
+        return "answer is not a JSON object"
+    product = doc.get("product")
+    if not isinstance(product, dict) or not {"id", "name", "price", "description", "images"} <= set(product):
+        return "the web page needs the full product (id, name, price, description, images)"
+    return _envelope_problem(doc, {"catalog", "reviews"}) or _present_iff_ok(doc, "reviews", "reviews")
+
+
+def mobile_card_problem(doc: object) -> str | None:
+    if not isinstance(doc, dict):
+        return "answer is not a JSON object"
+    if not {"id", "name", "price"} <= set(doc):
+        return "the mobile card needs id, name and price"
+    problem = (_envelope_problem(doc, {"catalog", "reviews", "recommendations"})
+               or _present_iff_ok(doc, "rating", "reviews") or _present_iff_ok(doc, "recommended", "recommendations"))
+    if problem:
+        return problem
+    if doc.get("recommended") is not None and len(doc["recommended"]) > 3:
+        return "the mobile card carries at most 3 recommendations"
+    return None

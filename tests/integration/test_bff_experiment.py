@@ -1,0 +1,29 @@
+"""The BFF experiment, sound and with shared fate, through the real CLI (about 35 s each)."""
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+EXPERIMENT = "experiments/bff.yaml"
+
+
+def test_web_is_isolated_while_mobile_degrades_to_partial_cards_in_time(run_experiment) -> None:
+    run = run_experiment(EXPERIMENT)
+    assert run.code == 0, run.explain()
+    iso = run.check("web-isolated-from-recommendations")["evidence"]
+    assert iso["unaffected"]["during"]["p95_ms"] <= iso["unaffected"]["allowed_ms"]
+    assert iso["affected"]["latency_ratio"] >= 3  # the fault did reach the mobile cards
+    assert run.check("mobile-within-deadline")["evidence"]["value_ms"] < 1200
+    assert run.check("mobile-partial-not-failed")["evidence"]["error_rate"] == 0
+
+
+def test_shared_fate_is_caught_by_the_isolation_check(run_experiment) -> None:
+    run = run_experiment(EXPERIMENT, "shared-fate")
+    assert run.code == 1, run.explain()
+    assert "web-isolated-from-recommendations" in run.failed, run.explain()
+    iso = run.check("web-isolated-from-recommendations")
+    assert "lost its steady state" in iso["summary"]
+    assert iso["evidence"]["unaffected"]["during"]["p95_ms"] >= 2900  # web pages waited on the 3 s recommendations
+    # Mobile behaves as before: the defect is in the web BFF only.
+    assert run.check("mobile-within-deadline")["verdict"] == "passed"

@@ -1,0 +1,108 @@
+"""The BFF target: its payload judge, and both BFFs as real processes with recommendations hung."""
+from __future__ import annotations
+
+import importlib.util
+
+import httpx
+import pytest
+
+from edge_services import ROOT, Procs, dead_url, hanging_url, timed_get
+
+
+def _load_payload_check():
+    spec = importlib.util.spec_from_file_location("bff_payload_check", ROOT / "targets" / "bff" / "payload_check.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+check = _load_payload_check()
+OK = {"status": "ok", "ms": 2.0}
+CARD = {"id": 7, "name": "Product 7", "price": 12.99, "thumbnail": "x.jpg", "rating": {"count": 3, "average": 4.0},
+        "recommended": [1, 2, 3], "parts": {"catalog": OK, "reviews": OK, "recommendations": OK},
+        "partial": False, "missing": []}
+PAGE = {"product": {"id": 7, "name": "P", "price": 1.0, "description": "d", "images": []}, "reviews": [],
+        "parts": {"catalog": OK, "reviews": OK}, "partial": False, "missing": []}
+
+
+def test_the_judge_accepts_full_and_honest_partial_answers() -> None:
+    assert check.mobile_card_problem(CARD) is None
+    partial = {**CARD, "recommended": None, "partial": True, "missing": ["recommendations"],
+               "parts": {**CARD["parts"], "recommendations": {"status": "timeout", "ms": 400.0}}}
+    assert check.mobile_card_problem(partial) is None
+    assert check.web_page_problem(PAGE) is None
+
+
+def test_the_judge_names_what_is_wrong() -> None:
+    silent = {**CARD, "recommended": None}
+    assert check.mobile_card_problem(silent) == "'recommended' is absent while part 'recommendations' is ok"
+    unflagged = {**CARD, "missing": ["recommendations"], "parts": {**CARD["parts"], "recommendations": {"status": "error"}}}
+    assert check.mobile_card_problem(unflagged) == "'partial' is False with missing ['recommendations']"
+    assert check.mobile_card_problem({**CARD, "recommended": [1, 2, 3, 4]}) == "the mobile card carries at most 3 recommendations"
+    assert check.mobile_card_problem({"id": 1}) == "the mobile card needs id, name and price"
+    assert check.web_page_problem({**PAGE, "product": {"id": 7}}).startswith("the web page needs the full product")
+    assert check.web_page_problem({**PAGE, "parts": {"catalog": OK}}) == "'parts' must give a status for each of catalog, reviews"
+
+
+@pytest.fixture
+def procs():
+    p = Procs("bff")
+    try:
+        yield p
+    finally:
+        p.stop_all()
+
+
+def start_bffs(procs: Procs, recommendations_url: str, **web_env: str):
+    urls = {f"{k.upper()}_URL": procs.start("backend.py", k, KIND=k).url for k in ("catalog", "reviews")}
+    urls["RECOMMENDATIONS_URL"] = recommendations_url
+    web = procs.start("web_bff.py", "web-bff", PART_DEADLINE="0.8", **urls, **web_env)
+    mobile = procs.start("mobile_bff.py", "mobile-bff", PART_DEADLINE="0.4", **urls)
+    return web, mobile
+
+
+@pytest.mark.integration
+def test_full_answers_shape_each_front_end_its_own_way(procs) -> None:
+    recs = procs.start("backend.py", "recommendations", KIND="recommendations")
+    web, mobile = start_bffs(procs, recs.url)
+    with httpx.Client(timeout=10) as client:
+        page, card = client.get(web.url + "/web/products/7").json(), client.get(mobile.url + "/mobile/products/7").json()
+    assert check.web_page_problem(page) is None and page["partial"] is False
+    assert len(page["reviews"]) == 3 and "recommendations" not in page["parts"]
+    assert check.mobile_card_problem(card) is None and card["partial"] is False
+    assert card["rating"] == {"count": 3, "average": 4.0}  # ratings 3, 4, 5 and len(card["recommended"]) == 3
+
+
+@pytest.mark.integration
+def test_hung_recommendations_leave_web_alone_and_make_mobile_partial_in_time(procs) -> None:
+    with hanging_url() as hung:
+        web, mobile = start_bffs(procs, hung)
+        with httpx.Client(timeout=10) as client:
+            page, page_s = timed_get(client, web.url + "/web/products/7")
+            card, card_s = timed_get(client, mobile.url + "/mobile/products/7")
+    assert page.status_code == 200 and page.json()["partial"] is False and page_s < 0.3
+    doc = card.json()
+    assert card.status_code == 200 and check.mobile_card_problem(doc) is None
+    assert doc["missing"] == ["recommendations"] and doc["recommended"] is None and doc["rating"] is not None
+    assert 0.35 <= card_s < 1.0
+    assert [(e["part"], e["status"]) for e in mobile.events("part_status")] == [("recommendations", "timeout")]
+    assert web.events("part_status") == []
+
+
+@pytest.mark.integration
+def test_without_the_catalog_there_is_no_card(procs) -> None:
+    recs = procs.start("backend.py", "recommendations", KIND="recommendations")
+    mobile = procs.start("mobile_bff.py", "mobile-bff", CATALOG_URL=dead_url(), REVIEWS_URL=recs.url,
+                         RECOMMENDATIONS_URL=recs.url)
+    with httpx.Client(timeout=10) as client:
+        r = client.get(mobile.url + "/mobile/products/7")
+    assert r.status_code == 503 and "catalog" in r.json()["missing"]
+
+
+@pytest.mark.integration
+def test_shared_fate_makes_the_web_page_wait_on_recommendations(procs) -> None:
+    with hanging_url() as hung:
+        web, _ = start_bffs(procs, hung, SHARED_FATE="true")
+        with httpx.Client(timeout=2.0) as client, pytest.raises(httpx.ReadTimeout):
+            client.get(web.url + "/web/products/7")

@@ -1,0 +1,33 @@
+"""The three edge-pattern systems ship with their experiment and defects, and every experiment validates."""
+from __future__ import annotations
+
+import pytest
+
+from harness.inventory import inventory
+
+EXPECTED = {
+    "api-gateway": (["no-failover", "no-deadline"], "experiments/api-gateway.yaml", {"down", "latency"}),
+    "bff": (["shared-fate"], "experiments/bff.yaml", {"latency"}),
+    "aggregator": (["wait-for-all"], "experiments/aggregator.yaml", {"latency", "down"}),
+}
+
+
+@pytest.fixture(scope="module")
+def systems() -> dict:
+    listed = inventory()
+    assert not [i for i in listed["invalid"] if any(name in i["path"] for name in EXPECTED)], listed["invalid"]
+    return {s["name"]: s for s in listed["systems"]}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_system_is_listed_with_its_defects_and_experiment(systems: dict, name: str) -> None:
+    defects, path, faults = EXPECTED[name]
+    system = systems[name]
+    assert [d["name"] for d in system["defects"]] == defects
+    assert all(d["description"] for d in system["defects"])
+    [experiment] = system["experiments"]
+    assert experiment["path"] == path and set(experiment["faults"]) == faults
+
+
+def test_every_gateway_replica_is_its_own_edge(systems: dict) -> None:
+    assert systems["api-gateway"]["edges"] == [f"gateway->backend-{r}" for r in ("a1", "a2", "b1", "b2")]
