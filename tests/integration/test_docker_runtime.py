@@ -38,8 +38,7 @@ def test_the_sound_system_passes_in_containers(run_experiment: Callable[..., Any
     prometheus = history.first("prometheus_started")  # make images builds harness/prometheus
     assert prometheus and prometheus["url"].startswith("http://127.0.0.1:"), history.first("prometheus_unavailable")
     assert {t["job"] for t in prometheus["targets"]} == {"toxiproxy", "payments", "orders"}
-    scraping = history.first("prometheus_scraping")
-    assert scraping and scraping["targets_scraped"] == 3  # every target scraped before load started
+    assert history.first("prometheus_scraping") is None  # no check reads metrics: load did not wait for a scrape
     assert_nothing_left(run.out)
 
 
