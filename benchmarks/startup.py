@@ -4,13 +4,14 @@
 For every system in ``targets/*/system.yaml`` it deploys the system with each runtime through
 the same call the runner makes (``runtimes.get(name)(DeployRequest(...))``: Toxiproxy up,
 proxies wired, every service started and healthy), then stops it. The runtimes alternate
-within each round (local, docker, docker+prometheus; then the next round) so drift on a
+within each round (local, docker, local+metrics, docker+metrics; then the next round) so drift on a
 shared machine hits all of them alike. Reported: median, min and max of the seconds to be
 up, and of the seconds to be gone.
 
-    local               processes on loopback
-    docker              containers, no Prometheus (HARNESS_PROMETHEUS_IMAGE=none)
-    docker+prometheus   containers and the Prometheus container, up to its first scrape of every target
+    local            processes on loopback (and a Prometheus process when one is installed)
+    docker           containers (and the Prometheus container when its image is there)
+    local+metrics    local, as when a check reads metrics: also waits for Prometheus's first scrape
+    docker+metrics   docker, the same
 
 Prints a JSON summary and writes it to ``benchmarks/results/startup.json``.
 """
@@ -36,32 +37,24 @@ from harness.system import load_system
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-MODES = {"local": ("local", None), "docker": ("docker", "none"), "docker+prometheus": ("docker", None)}
+MODES = {"local": ("local", False), "docker": ("docker", False), "local+metrics": ("local", True),
+         "docker+metrics": ("docker", True)}
 
 
 def once(system_path: Path, mode: str) -> tuple[float, float]:
-    runtime, prometheus = MODES[mode]
-    saved = os.environ.get("HARNESS_PROMETHEUS_IMAGE")
-    if prometheus is not None:
-        os.environ["HARNESS_PROMETHEUS_IMAGE"] = prometheus
-    try:
-        with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
-            journal = JournalWriter(Path(tmp) / "journal.jsonl")
-            system = load_system(system_path)
-            began = time.monotonic()
-            deployment = runtimes.get(runtime)(DeployRequest(system=system, run_dir=Path(tmp), journal=journal,
-                                                             events=RunEvents()))
-            up = time.monotonic() - began
-            began = time.monotonic()
-            deployment.stop()
-            down = time.monotonic() - began
-            journal.close()
-            return up, down
-    finally:
-        if saved is None:
-            os.environ.pop("HARNESS_PROMETHEUS_IMAGE", None)
-        else:
-            os.environ["HARNESS_PROMETHEUS_IMAGE"] = saved
+    runtime, metrics = MODES[mode]
+    with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
+        journal = JournalWriter(Path(tmp) / "journal.jsonl")
+        system = load_system(system_path)
+        began = time.monotonic()
+        deployment = runtimes.get(runtime)(DeployRequest(system=system, run_dir=Path(tmp), journal=journal,
+                                                         events=RunEvents(), metrics_needed=metrics))
+        up = time.monotonic() - began
+        began = time.monotonic()
+        deployment.stop()
+        down = time.monotonic() - began
+        journal.close()
+        return up, down
 
 
 def summary(values: list[float]) -> dict[str, float]:

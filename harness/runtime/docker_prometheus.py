@@ -6,7 +6,7 @@ carries the URL (on 127.0.0.1) they query. Its first scrape is awaited only when
 metrics (``metrics_needed``). The configuration comes from the same ``render_config`` every
 runtime uses, and is kept in the run folder.
 
-    image: $HARNESS_PROMETHEUS_IMAGE ("none" turns it off), else prom/prometheus:v2.53.0 or
+    image: $HARNESS_PROMETHEUS_IMAGE ("none", or HARNESS_PROMETHEUS=off, turns it off), else prom/prometheus:v2.53.0 or
            harness/prometheus:latest (scripts/build-images.sh), whichever is there; else the
            public one is pulled
 """
@@ -34,9 +34,12 @@ def image(client: Any) -> tuple[str | None, str]:
     """The image to run, or None and the reason there is none."""
     import docker
 
+    switch = os.environ.get("HARNESS_PROMETHEUS", "")
+    if switch.lower() in ("off", "none", "false", "0", "no"):  # the switch the local runtime reads too
+        return None, f"Prometheus is turned off (HARNESS_PROMETHEUS={switch})"
     named = os.environ.get(layout.PROMETHEUS_IMAGE_ENV, "")
     if named.lower() == "none":
-        return None, f"turned off (${layout.PROMETHEUS_IMAGE_ENV}=none)"
+        return None, f"Prometheus is turned off (${layout.PROMETHEUS_IMAGE_ENV}=none)"
     candidates = [named] if named else [layout.PROMETHEUS_PUBLIC_IMAGE, LOCAL_IMAGE]
     for name in candidates:
         try:

@@ -61,5 +61,5 @@ def test_container_actions_do_what_the_process_faults_expect(tmp_path: Path, doc
     assert [r["action"] for r in history.of_kind("service_action")] == ["pause", "resume", "stop", "start", "restart"]
     started = [r for r in history.of_kind("service_started") if r["service"] == "payments"]
     assert len(started) == 3 and len({r["address"] for r in started}) == 1
-    assert history.first("prometheus_unavailable")["reason"].startswith("turned off")
+    assert history.first("prometheus_unavailable")["reason"].startswith("Prometheus is turned off")
     assert_nothing_left(tmp_path)

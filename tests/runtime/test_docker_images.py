@@ -33,7 +33,7 @@ class FakeClient:
 
 @pytest.fixture(autouse=True)
 def no_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in (layout.TARGET_IMAGE_ENV, layout.TOXIPROXY_IMAGE_ENV, layout.PROMETHEUS_IMAGE_ENV):
+    for var in (layout.TARGET_IMAGE_ENV, layout.TOXIPROXY_IMAGE_ENV, layout.PROMETHEUS_IMAGE_ENV, "HARNESS_PROMETHEUS"):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -68,4 +68,8 @@ def test_without_a_prometheus_image_the_run_goes_on_and_says_why(monkeypatch: py
     assert docker_prometheus.image(FakeClient(FakeImages({"harness/prometheus:latest": {}}))) == ("harness/prometheus:latest", "")
     monkeypatch.setenv(layout.PROMETHEUS_IMAGE_ENV, "none")
     name, reason = docker_prometheus.image(FakeClient(FakeImages({"harness/prometheus:latest": {}})))
-    assert name is None and reason == "turned off ($HARNESS_PROMETHEUS_IMAGE=none)"
+    assert name is None and reason == "Prometheus is turned off ($HARNESS_PROMETHEUS_IMAGE=none)"
+    monkeypatch.delenv(layout.PROMETHEUS_IMAGE_ENV)
+    monkeypatch.setenv("HARNESS_PROMETHEUS", "off")
+    name, reason = docker_prometheus.image(FakeClient(FakeImages({"harness/prometheus:latest": {}})))
+    assert name is None and reason == "Prometheus is turned off (HARNESS_PROMETHEUS=off)"
