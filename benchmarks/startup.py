@@ -13,7 +13,7 @@ up, and of the seconds to be gone.
     local+metrics    local, as when a check reads metrics: also waits for Prometheus's first scrape
     docker+metrics   docker, the same
 
-Prints a JSON summary and writes it to ``benchmarks/results/startup.json``.
+Prints a JSON summary and writes it to ``benchmarks/results/startup.json`` (``--out`` names another).
 """
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ def main() -> int:
     ap.add_argument("--systems", default="", help="comma-separated system names (default: all)")
     ap.add_argument("--manifest", action="append", type=Path, default=[],
                     help="also measure this system.yaml (e.g. tests/integration/docker_pg/system.yaml: PostgreSQL)")
+    ap.add_argument("--out", default="startup.json", help="file name under benchmarks/results/")
     args = ap.parse_args()
     modes = [m for m in args.modes.split(",") if m]
     wanted = {s for s in args.systems.split(",") if s}
@@ -96,7 +97,7 @@ def main() -> int:
     text = json.dumps(out, indent=2)
     print(text)
     (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "startup.json").write_text(text + "\n")
+    (HERE / "results" / args.out).write_text(text + "\n")
     return 0
 
 

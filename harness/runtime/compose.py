@@ -32,8 +32,9 @@ HEADER = """\
 #   docker compose --profile circuit-breaker up --build     # one target system, its Locust UI
 #   docker compose --profile all up --build                 # every target system
 #
-# Toxiproxy's API: http://127.0.0.1:8474   Prometheus: http://127.0.0.1:9090
 # Images: HARNESS_TARGET_IMAGE, HARNESS_BASE_IMAGE, HARNESS_TOXIPROXY_IMAGE, HARNESS_PROMETHEUS_IMAGE.
+#
+# On 127.0.0.1:  Toxiproxy's API :8474   Prometheus :9090
 """
 TOXIPROXY_CONFIG = "docker/compose/toxiproxy.json"
 PROMETHEUS_CONFIG = "docker/compose/prometheus.yml"
@@ -99,8 +100,10 @@ def generate(specs: list[SystemSpec]) -> dict[str, str]:
         },
     }
     compose = {"services": {**head, **services}}
+    table = "".join(f"#   {s.name:22} entry ({s.entry}) :{FIRST_ENTRY_PORT + i}   Locust UI :{FIRST_LOCUST_PORT + i}\n"
+                    for i, s in enumerate(specs))
     return {
-        "docker-compose.yml": HEADER + yaml.safe_dump(compose, sort_keys=False, width=120),
+        "docker-compose.yml": HEADER + table + yaml.safe_dump(compose, sort_keys=False, width=120),
         TOXIPROXY_CONFIG: json.dumps(proxies, indent=2) + "\n",
         PROMETHEUS_CONFIG: "# GENERATED with docker-compose.yml; do not edit by hand.\n"
                            + render_config(scrape, scrape_interval=SCRAPE_INTERVAL),

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from dockerkit import docker_ready, skip_or_fail  # noqa: F401  (fixture)
 from harness.net import port_is_open
@@ -20,7 +21,16 @@ pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROJECT = "harness-compose-test"
-PORTS = {"orders": 8100, "toxiproxy": 8474, "prometheus": 9090, "locust": 8089}
+
+
+def published(service: str) -> int:
+    """The loopback port the generated file publishes a service on (ports move as systems are added)."""
+    spec = yaml.safe_load(open(os.path.join(ROOT, "docker-compose.yml")))["services"][service]
+    return int(spec["ports"][0].split(":")[1])
+
+
+ORDERS, LOCUST = published("circuit-breaker-orders"), published("circuit-breaker-locust")
+PORTS = {"orders": ORDERS, "toxiproxy": 8474, "prometheus": 9090, "locust": LOCUST}
 
 
 def compose(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -67,12 +77,13 @@ def wait_ok(url: str, timeout: float = 60) -> httpx.Response:
 
 
 def test_the_circuit_breaker_profile_runs_faults_and_is_scraped(stack: None) -> None:
-    wait_ok("http://127.0.0.1:8100/health")
-    assert httpx.post("http://127.0.0.1:8100/orders", json={"amount": 10}, timeout=10).json()["status"] == "paid"
+    orders = f"http://127.0.0.1:{ORDERS}"
+    wait_ok(orders + "/health")
+    assert httpx.post(orders + "/orders", json={"amount": 10}, timeout=10).json()["status"] == "paid"
     toxic = httpx.post("http://127.0.0.1:8474/proxies/circuit-breaker.orders-%3Epayments/toxics",
                        json={"type": "latency", "attributes": {"latency": 2000}}, timeout=10)
     assert toxic.status_code == 200, toxic.text
-    reasons = [httpx.post("http://127.0.0.1:8100/orders", json={"amount": 10}, timeout=10).json().get("reason")
+    reasons = [httpx.post(orders + "/orders", json={"amount": 10}, timeout=10).json().get("reason")
                for _ in range(8)]
     assert "breaker-open" in reasons, reasons  # five slow calls, then the breaker answers at once
     deadline = time.monotonic() + 30
@@ -83,5 +94,5 @@ def test_the_circuit_breaker_profile_runs_faults_and_is_scraped(stack: None) -> 
             break
         time.sleep(1)
     assert jobs >= {"toxiproxy", "circuit-breaker-orders", "circuit-breaker-payments"}, jobs
-    assert wait_ok("http://127.0.0.1:8089/").status_code == 200  # the Locust web UI
+    assert wait_ok(f"http://127.0.0.1:{LOCUST}/").status_code == 200  # the Locust web UI
 
