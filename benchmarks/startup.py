@@ -80,15 +80,22 @@ def main() -> int:
         once(path, "local")  # warm the page cache and Python's bytecode before anything is timed
         ups: dict[str, list[float]] = {m: [] for m in modes}
         downs: dict[str, list[float]] = {m: [] for m in modes}
+        failures: dict[str, list[str]] = {m: [] for m in modes}
         for _ in range(args.rounds):
             for mode in modes:
-                up, down = once(path, mode)
+                try:
+                    up, down = once(path, mode)
+                except Exception as exc:  # a start that failed (e.g. a port taken by another process) is reported
+                    failures[mode].append(str(exc).splitlines()[0][:200])
+                    print(f"{name:24} {mode:18} FAILED: {failures[mode][-1]}", flush=True)
+                    continue
                 ups[mode].append(up)
                 downs[mode].append(down)
                 print(f"{name:24} {mode:18} up {up:6.2f}s  down {down:6.2f}s", flush=True)
         results[name] = {"services": len(load_system(path).services),
-                         **{m: {"up_s": summary(ups[m]), "down_s": summary(downs[m]), "up_runs": [round(v, 3) for v in ups[m]]}
-                            for m in modes}}
+                         **{m: {"up_s": summary(ups[m]), "down_s": summary(downs[m]),
+                                "up_runs": [round(v, 3) for v in ups[m]], "failures": failures[m]}
+                            for m in modes if ups[m]}}
     load = os.getloadavg()
     out = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "rounds": args.rounds,
            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "kernel": platform.release(),
