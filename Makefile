@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test tools venv clean unit integration
+.PHONY: demo test tools venv clean unit integration images compose docker-clean
 
 demo: venv tools
 	$(BIN)/harness run experiments/circuit-breaker.yaml
@@ -31,6 +31,18 @@ $(STAMP): pyproject.toml
 
 tools:
 	./scripts/install-toxiproxy.sh
+
+# Images for --runtime docker and docker-compose.yml, built here without an image registry.
+images: venv
+	./scripts/build-images.sh
+
+# Regenerate docker-compose.yml (and docker/compose/*) from the manifests.
+compose: venv
+	$(BIN)/python -m harness.runtime.compose --write
+
+# Remove containers, networks and volumes that interrupted harness runs left behind.
+docker-clean: venv
+	$(BIN)/python -m harness.runtime.docker_resources --remove
 
 clean:
 	rm -rf $(VENV) .tools reports/*/

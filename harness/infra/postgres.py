@@ -116,6 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             os.chown(data, uid, gid or -1)
         subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                         "--no-sync", "--no-instructions"], check=True, preexec_fn=drop, stdout=subprocess.DEVNULL)
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            # In a container, clients come from other addresses (Toxiproxy, Docker's port proxy);
+            # initdb trusts loopback only. A throwaway cluster on a run's own network trusts them too.
+            with (data / "pg_hba.conf").open("a") as hba:
+                hba.write("host all all 0.0.0.0/0 trust\nhost all all ::/0 trust\n")
         for db in [d.strip() for d in args.databases.split(",") if d.strip()]:
             # Single-user mode: no socket is open yet, so nobody sees the server before its databases exist.
             subprocess.run([str(bindir / "postgres"), "--single", "-D", str(data), "postgres"],

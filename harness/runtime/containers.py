@@ -1,0 +1,125 @@
+"""How a manifest's service becomes a container: image, paths, command, environment.
+
+Shared by the Docker runtime and the generated docker-compose.yml, so the two cannot drift
+from each other or from the manifests. Pure: no Docker calls here.
+
+Inside the targets image (docker/targets.Dockerfile) the repository's ``targets/`` tree is
+at ``/app/targets`` and a venv with the harness package at ``/opt/venv``. The manifest's
+placeholders map to container paths:
+
+    {python}   /opt/venv/bin/python          {dir}      /app/targets/<system dir>
+    {host}     0.0.0.0 (listen everywhere)   {port}     the manifest's ``port``, else 8000
+    {run_dir}  /harness/run                  {service}  the service's name
+    {edges[E]} Toxiproxy's address for edge E, as seen from the containers
+
+A system whose directory is not under the repository's ``targets/`` (a user's own manifest)
+is bind-mounted read-only at ``/harness/system``, so ``{dir}`` works for it too.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..catalog import REPO_ROOT
+from ..system import SystemSpec
+from .local import EdgeAddresses, _expand
+
+TARGET_IMAGE_ENV = "HARNESS_TARGET_IMAGE"
+TARGET_IMAGE = "harness/targets:latest"
+TOXIPROXY_IMAGE_ENV = "HARNESS_TOXIPROXY_IMAGE"
+TOXIPROXY_PUBLIC_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"
+TOXIPROXY_LOCAL_IMAGE = "harness/toxiproxy:2.12.0"  # scripts/build-images.sh, FROM scratch
+PROMETHEUS_IMAGE_ENV = "HARNESS_PROMETHEUS_IMAGE"
+PROMETHEUS_PUBLIC_IMAGE = "prom/prometheus:v2.53.0"
+SOURCE_LABEL = "io.harness.source"  # digest of harness/ + targets/ an image was built from
+
+APP_DIR = PurePosixPath("/app")
+PYTHON = "/opt/venv/bin/python"
+RUN_DIR = "/harness/run"
+MOUNTED_SYSTEM_DIR = "/harness/system"
+DEFAULT_PORT = 8000
+LISTEN_HOST = "0.0.0.0"
+TOXIPROXY_API_PORT = 8474
+FIRST_PROXY_PORT = 10000
+
+
+@dataclass
+class ServiceContainer:
+    """What to run for one service: everything ``docker run`` or a Compose service needs."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    workdir: str
+    port: int
+    mounts: dict[str, str] = field(default_factory=dict)  # host path -> container path (read-only)
+
+
+def system_dir(system: SystemSpec) -> tuple[PurePosixPath, Path | None]:
+    """Where the system's directory is inside the container, and the host dir to mount (if any)."""
+    targets = (REPO_ROOT / "targets").resolve()
+    directory = system.directory.resolve()
+    if directory.is_relative_to(targets):
+        return APP_DIR / "targets" / directory.relative_to(targets).as_posix(), None
+    return PurePosixPath(MOUNTED_SYSTEM_DIR), directory
+
+
+def service_port(system: SystemSpec, name: str) -> int:
+    return system.services[name].port or DEFAULT_PORT
+
+
+def proxy_ports(system: SystemSpec, first: int = FIRST_PROXY_PORT) -> dict[str, int]:
+    """A listen port inside the Toxiproxy container for each edge, in manifest order."""
+    return {edge: first + i for i, edge in enumerate(system.edges)}
+
+
+def service_container(system: SystemSpec, name: str, *, proxy_host: str, ports: dict[str, int],
+                      defect: str | None = None) -> ServiceContainer:
+    """The container for one service; its upstreams point at ``proxy_host:<that edge's proxy port>``."""
+    svc = system.services[name]
+    cdir, mount = system_dir(system)
+    port = service_port(system, name)
+    values: dict[str, Any] = {"python": PYTHON, "host": LISTEN_HOST, "port": str(port), "service": name,
+                              "dir": str(cdir), "run_dir": RUN_DIR,
+                              "edges": EdgeAddresses({e: f"{proxy_host}:{p}" for e, p in ports.items()})}
+    argv = [_expand(a, values, f"services.{name}.command") for a in svc.command]
+    env = {"HOST": LISTEN_HOST, "PORT": str(port), "HARNESS_SERVICE": name, "PYTHONUNBUFFERED": "1"}
+    for edge in system.edges.values():
+        if edge.source == name:
+            env[edge.env] = _expand(edge.url, {**values, "host": proxy_host, "port": str(ports[edge.name])},
+                                    f"upstream url of {name}")
+    for key, value in svc.env.items():
+        env[key] = _expand(value, values, f"services.{name}.env.{key}")
+    if defect:
+        for key, value in system.defects[defect].env.get(name, {}).items():
+            env[key] = _expand(value, values, f"defects.{defect}.env.{name}.{key}")
+    workdir = str(cdir / svc.cwd) if svc.cwd else str(cdir)
+    mounts = {str(mount): MOUNTED_SYSTEM_DIR} if mount else {}
+    return ServiceContainer(name=name, argv=argv, env=env, workdir=workdir, port=port, mounts=mounts)
+
+
+def target_image() -> str:
+    return os.environ.get(TARGET_IMAGE_ENV) or TARGET_IMAGE
+
+
+def toxiproxy_candidates() -> list[str]:
+    """Toxiproxy images in order of preference: an explicit choice, else the public one or our build."""
+    named = os.environ.get(TOXIPROXY_IMAGE_ENV)
+    return [named] if named else [TOXIPROXY_PUBLIC_IMAGE, TOXIPROXY_LOCAL_IMAGE]
+
+
+def source_digest(root: Path = REPO_ROOT) -> str:
+    """A digest of what the targets image copies in (harness/, targets/), to spot a stale image."""
+    h = hashlib.sha256()
+    for top in ("harness", "targets"):
+        for path in sorted((root / top).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+if __name__ == "__main__":  # scripts/build-images.sh labels the image with this
+    print(source_digest())

@@ -1,0 +1,53 @@
+"""Which images a Docker run uses, and what to do when one is missing.
+
+    targets     $HARNESS_TARGET_IMAGE, else harness/targets:latest (built from this checkout;
+                a notice when its io.harness.source label says it is older than the code)
+    toxiproxy   $HARNESS_TOXIPROXY_IMAGE, else ghcr.io/shopify/toxiproxy:2.12.0 or our
+                harness/toxiproxy:2.12.0, whichever is there; else the public one is pulled
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import EnvironmentProblem
+from . import containers as layout
+
+
+def target_image(client: Any, notice: Callable[[str], None]) -> str:
+    import docker
+
+    name = layout.target_image()
+    try:
+        found = client.images.get(name)
+    except docker.errors.ImageNotFound:
+        raise EnvironmentProblem(
+            f"the targets image {name} is not there",
+            hint="build it: `make images` (scripts/build-images.sh), or with a normal Docker install "
+                 f"`docker build -f docker/targets.Dockerfile -t {layout.TARGET_IMAGE} .`; "
+                 f"or name another image in ${layout.TARGET_IMAGE_ENV}") from None
+    built_from = (found.labels or {}).get(layout.SOURCE_LABEL)
+    if built_from and built_from != layout.source_digest():
+        notice(f"image {name} was built from other sources than this checkout's harness/ and targets/: "
+               "rebuild it (`make images`) to run the code you see")
+    return name
+
+
+def toxiproxy_image(client: Any) -> str:
+    import docker
+
+    candidates = layout.toxiproxy_candidates()
+    for name in candidates:
+        try:
+            client.images.get(name)
+            return name
+        except docker.errors.ImageNotFound:
+            continue
+    try:
+        client.images.pull(candidates[0])
+        return candidates[0]
+    except docker.errors.DockerException as exc:
+        raise EnvironmentProblem(
+            f"no Toxiproxy image: none of {', '.join(candidates)} is there, and pulling {candidates[0]} failed "
+            f"({str(exc).splitlines()[0][:200]})",
+            hint=f"build {layout.TOXIPROXY_LOCAL_IMAGE}: `make images`; or name one in ${layout.TOXIPROXY_IMAGE_ENV}"
+        ) from None
