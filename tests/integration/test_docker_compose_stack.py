@@ -25,7 +25,8 @@ PROJECT = "harness-compose-test"
 
 def published(service: str) -> int:
     """The loopback port the generated file publishes a service on (ports move as systems are added)."""
-    spec = yaml.safe_load(open(os.path.join(ROOT, "docker-compose.yml")))["services"][service]
+    with open(os.path.join(ROOT, "docker-compose.yml")) as f:
+        spec = yaml.safe_load(f)["services"][service]
     return int(spec["ports"][0].split(":")[1])
 
 
