@@ -25,7 +25,7 @@ PROJECT = "harness-compose-test"
 
 def published(service: str) -> int:
     """The loopback port the generated file publishes a service on (ports move as systems are added)."""
-    with open(os.path.join(ROOT, "docker-compose.yml"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "docker-compose.yml")) as f:
         spec = yaml.safe_load(f)["services"][service]
     return int(spec["ports"][0].split(":")[1])
 
