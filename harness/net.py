@@ -1,8 +1,15 @@
 """Loopback port helpers for the processes the harness starts (Toxiproxy, services, Locust)."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
+import os
 import random
 import socket
+import tempfile
+from pathlib import Path
+from typing import Iterator
 import time
 
 from .errors import EnvironmentProblem
@@ -25,14 +32,60 @@ def free_port(host: str = "127.0.0.1") -> int:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     low = _ephemeral_low()
     if low > _FLOOR + 1000:
-        for _ in range(50):
-            port = _PICKER.randrange(_FLOOR, low)
-            if _bindable(family, host, port):
-                return port
+        with _claims() as claimed:
+            for _ in range(200):
+                port = _PICKER.randrange(_FLOOR, low)
+                if port not in claimed and _bindable(family, host, port):
+                    claimed[port] = os.getpid()
+                    return port
     with socket.socket(family, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         chosen: int = sock.getsockname()[1]
         return chosen
+
+
+_CLAIMS_FILE = Path(tempfile.gettempdir()) / "harness-port-claims.json"
+
+
+@contextlib.contextmanager
+def _claims() -> Iterator[dict[int, int]]:
+    """Ports handed out by live harness processes on this machine, under a file lock.
+
+    Two runs side by side (parallel tests, two terminals) would otherwise both find a port
+    free before either's service bound it, and one run's health check would be answered by
+    the other run's service. A claim lasts as long as the process that made it.
+    """
+    try:
+        f = open(_CLAIMS_FILE, "a+", encoding="utf-8")
+    except OSError:  # another user's file: fall back to random picks, still below the ephemeral range
+        yield {}
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            f.seek(0)
+            try:
+                raw = json.loads(f.read() or "{}")
+            except ValueError:
+                raw = {}
+            claimed = {int(port): int(pid) for port, pid in raw.items() if _pid_alive(int(pid))}
+            yield claimed
+            f.seek(0)
+            f.truncate()
+            f.write(json.dumps({str(k): v for k, v in claimed.items()}))
+            f.flush()
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _FLOOR = 20000

@@ -164,3 +164,20 @@ def test_free_ports_stay_below_the_ephemeral_range_where_outgoing_connections_li
     if low > 21000:
         assert all(p < low for p in ports), ports
     assert len(ports) > 1
+
+
+def test_two_live_processes_are_never_handed_the_same_port() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from harness.net import free_port; "
+            "print(' '.join(str(free_port()) for _ in range(300)), flush=True); sys.stdin.read()")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        handed = [set(map(int, p.stdout.readline().split())) for p in procs]  # type: ignore[union-attr]
+    finally:
+        for p in procs:
+            p.communicate("", timeout=10)
+    assert len(handed[0]) == len(handed[1]) == 300
+    assert not handed[0] & handed[1]
