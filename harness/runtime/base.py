@@ -14,6 +14,7 @@ from ..events import RunEvents
 from ..faults.toxiproxy import ToxiproxyClient
 from ..journal import JournalWriter, Record
 from ..registry import Registry
+from .logtail import EventTail
 from ..system import SystemSpec
 
 
@@ -35,9 +36,12 @@ class Deployment(ABC):
     system: SystemSpec
     toxiproxy: ToxiproxyClient
 
-    @abstractmethod
+    tails: dict[str, EventTail]
+    """Per service, the reader of its log's ``@harness-event`` lines (every runtime keeps logs as files)."""
+
     def proxy_for_edge(self, edge: str) -> str:
-        """The Toxiproxy proxy name for an edge."""
+        """The Toxiproxy proxy name for an edge: every runtime names proxies after their edges."""
+        return edge
 
     @abstractmethod
     def service_url(self, service: str) -> str:
@@ -47,9 +51,13 @@ class Deployment(ABC):
     def entry_url(self) -> str:
         return self.service_url(self.system.entry)
 
-    @abstractmethod
     def drain_events(self) -> list[Record]:
-        """Target events reported since the last call, as journal records."""
+        """Target events reported since the last call, as journal records, in time order."""
+        out: list[Record] = []
+        for tail in self.tails.values():
+            out.extend(tail.drain())
+        out.sort(key=lambda r: r["t"])
+        return out
 
     @abstractmethod
     def service_action(self, service: str, action: str) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 from ..errors import EnvironmentProblem, InputError
 from ..faults.toxiproxy import ToxiproxyClient, ToxiproxyError
-from ..journal import Record
 from ..net import free_port
 from . import containers as layout
 from . import docker_images as images
@@ -156,18 +155,8 @@ class DockerDeployment(Deployment):
         return None
 
     # -- the running system ----------------------------------------------------------------
-    def proxy_for_edge(self, edge: str) -> str:
-        return edge
-
     def service_url(self, service: str) -> str:
         return f"http://{HOST}:{self.host_ports[service]}"
-
-    def drain_events(self) -> list[Record]:
-        out: list[Record] = []
-        for tail in self.tails.values():
-            out.extend(tail.drain())
-        out.sort(key=lambda r: r["t"])
-        return out
 
     def check_alive(self) -> list[str]:
         # A follower's stream ends when its container stops: only then ask the daemon.

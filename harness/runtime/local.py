@@ -15,7 +15,6 @@ from typing import Any
 from ..errors import EnvironmentProblem, InputError
 from ..faults.server import ToxiproxyServer
 from ..faults.toxiproxy import ToxiproxyClient
-from ..journal import Record
 from ..metrics.prometheus_config import ScrapeTarget
 from ..metrics.prometheus_server import PrometheusServer
 from ..net import free_port
@@ -121,18 +120,8 @@ class LocalDeployment(Deployment):
         self.req.events.service_started.fire(service=name, url=url)
 
     # -- the running system ----------------------------------------------------------------
-    def proxy_for_edge(self, edge: str) -> str:
-        return edge
-
     def service_url(self, service: str) -> str:
         return f"http://{HOST}:{self.ports[service]}"
-
-    def drain_events(self) -> list[Record]:
-        out: list[Record] = []
-        for tail in self.tails.values():
-            out.extend(tail.drain())
-        out.sort(key=lambda r: r["t"])
-        return out
 
     def check_alive(self) -> list[str]:
         return [n for n, p in self.processes.items() if n not in self._expected_down and p.poll() is not None]
