@@ -16,6 +16,7 @@
 #   DEBIAN_MIRROR        debootstrap's mirror (default http://deb.debian.org/debian)
 #   IMAGES               which to build, space-separated (default: "base targets toxiproxy prometheus")
 #   REBUILD_BASE=1       rebuild the base even if it exists (it takes a minute or two)
+#   HARNESS_TARGET_IMAGE the targets image's tag (default harness/targets:latest), as the runtime reads it
 # Needs: a running Docker daemon, root (debootstrap), Go >= 1.23, the project's .venv.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,6 +26,7 @@ BASE="${HARNESS_BASE_IMAGE:-harness/base:bookworm}"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 TOXIPROXY_VERSION="${TOXIPROXY_VERSION:-2.12.0}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
+TARGET_IMAGE="${HARNESS_TARGET_IMAGE:-harness/targets:latest}"
 # The Dockerfiles are plain (no BuildKit syntax); the classic builder works with every engine
 # and every CLI (a newer CLI without the buildx plugin refuses BuildKit builds).
 export DOCKER_BUILDKIT=0
@@ -64,8 +66,8 @@ if want targets; then
   "$PYTHON" -m pip wheel --quiet --wheel-dir docker/wheels . setuptools wheel
   # Labelled with a digest of harness/ and targets/: the runtime warns when the image is older than the code.
   docker build --quiet -f docker/targets.Dockerfile --build-arg "BASE_IMAGE=$BASE" \
-    --label "io.harness.source=$("$PYTHON" -m harness.runtime.containers)" -t harness/targets:latest . >/dev/null
-  say "built harness/targets:latest (FROM $BASE)"
+    --label "io.harness.source=$("$PYTHON" -m harness.runtime.containers)" -t "$TARGET_IMAGE" . >/dev/null
+  say "built $TARGET_IMAGE (FROM $BASE)"
 fi
 
 if want toxiproxy; then
