@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test tools venv clean unit integration images compose docker-clean
+.PHONY: demo test test-full tools venv clean unit integration images compose docker-clean
 
 demo: venv tools
 	$(BIN)/harness run experiments/circuit-breaker.yaml
@@ -12,6 +12,11 @@ demo: venv tools
 # Experiments are wall-clock bound (light CPU), so two workers halve the suite; a test file
 # stays on one worker. Docker tests share one engine and its labels: they run alone, after.
 test: venv tools
+	$(BIN)/pytest -n 2 --dist loadfile -m "not docker and not full"
+	$(BIN)/pytest -m "docker and not full"
+
+# Everything, exhaustive: every experiment x every defect, mutants, campaigns (hours, not minutes).
+test-full: venv tools
 	$(BIN)/pytest -n 2 --dist loadfile -m "not docker"
 	$(BIN)/pytest -m docker
 
