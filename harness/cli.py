@@ -12,13 +12,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from .errors import EnvironmentProblem, HarnessError, InputError, RunInterrupted
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors are exit 2 like every input error
+    def error(self, message: str) -> NoReturn:  # usage errors are exit 2 like every input error
         self.print_usage(sys.stderr)
         sys.stderr.write(f"harness: error: {message}\n")
         raise SystemExit(2)

@@ -107,8 +107,8 @@ class History:
     def load_end(self) -> float | None:
         r = self.first("load_stopped")
         if r:
-            return r["t"]
-        return self.requests[-1]["t"] if self.requests else None
+            return float(r["t"])
+        return float(self.requests[-1]["t"]) if self.requests else None
 
     def faults(self) -> dict[str, FaultWindow]:
         out: dict[str, FaultWindow] = {}

@@ -27,7 +27,7 @@ from .faults.timeline import FaultTimeline
 from .journal import History, JournalWriter, Record, read_journal
 from .load import LoadProcess
 from .report import write_reports
-from .result import RunResult
+from .result import RunResult, Status
 from .runtime.base import Deployment, DeployRequest, runtimes
 from .signals import InterruptGuard
 
@@ -151,7 +151,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
 
 
 def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timeline: FaultTimeline,
-           journal: JournalWriter, ev: RunEvents, t0: float) -> str:
+           journal: JournalWriter, ev: RunEvents, t0: float) -> Status:
     """The method: keep the journal fed, apply the timeline, until load ends."""
     seen: list[Record] = []  # kept in memory for the steady-state gate only
     requests = failures = 0

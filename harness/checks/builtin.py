@@ -8,7 +8,7 @@ from pydantic import Field
 from ..durations import Duration
 from ..journal import History
 from ..model import Spec
-from .registry import Outcome, check
+from .registry import Outcome, Verdict, check
 from .selection import RequestFilter, event_matches, percentile, request_stats, select_requests
 from .windows import AnchorSpec, Windows, WindowSpec
 
@@ -38,7 +38,7 @@ def error_rate(history: History, p: ErrorRateParams, windows: Windows) -> Outcom
     rate = bad / len(reqs)
     evidence["error_rate"] = round(rate, 4)
     evidence["examples"] = _error_examples(reqs, windows.origin)
-    verdict = "passed" if rate <= p.max else "failed"
+    verdict: Verdict = "passed" if rate <= p.max else "failed"
     return Outcome(verdict, f"error rate {rate:.2%} over {len(reqs)} requests in '{w.label}' (max {p.max:.2%})", evidence)
 
 
@@ -82,7 +82,7 @@ def latency(history: History, p: LatencyParams, windows: Windows) -> Outcome:
     slowest = sorted(reqs, key=lambda r: -float(r["ms"]))[:5]
     evidence["slowest"] = [{"at_s": round(r["t"] - (windows.origin or 0.0), 3), "name": r.get("name"),
                             "ms": round(float(r["ms"]), 2), "outcome": r.get("outcome")} for r in slowest]
-    verdict = "passed" if value <= p.max * 1000 else "failed"
+    verdict: Verdict = "passed" if value <= p.max * 1000 else "failed"
     return Outcome(verdict, f"p{p.percentile:g} latency {value:.1f} ms over {len(reqs)} requests in '{w.label}' "
                             f"(max {p.max * 1000:.0f} ms)", evidence)
 

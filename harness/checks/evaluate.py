@@ -42,7 +42,7 @@ def evaluate(exp: "ExperimentSpec", history: "History") -> list[CheckResult]:
 def _specs(exp: "ExperimentSpec", history: "History") -> Iterator[tuple[str, "CheckSpec", Windows]]:
     """Each condition (over 'before', then 'after') and each check: its group and its windows."""
     for phase in ("before", "after"):
-        windows = Windows(history, default=phase)  # type: ignore[arg-type]
+        windows = Windows(history, default=phase)
         for spec in exp.steady_state.conditions:
             yield f"steady_state.{phase}", spec, windows
     windows = Windows(history)

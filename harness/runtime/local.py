@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from pathlib import Path
 from typing import Any
 
 from ..errors import EnvironmentProblem, InputError
