@@ -17,6 +17,7 @@ from ..durations import Duration
 from ..model import Spec
 
 if TYPE_CHECKING:
+    from ..data.table import RequestTable
     from ..experiment import ExperimentSpec
     from ..journal import History
 
@@ -60,6 +61,13 @@ class Window:
 
     def contains(self, t: float) -> bool:
         return self.start is not None and self.end is not None and self.start <= t < self.end
+
+    def select(self, table: "RequestTable") -> "RequestTable":
+        """The requests of ``table`` in this window (none when the window is unknown)."""
+        if self.start is None or self.end is None:
+            return table.head(0)
+        inside = table.between(self.start, self.end)
+        return inside.finished_by(self.end) if self.finished_by_end else inside
 
     def holds_request(self, r: dict[str, Any]) -> bool:
         if not self.contains(r["t"]):
