@@ -27,6 +27,7 @@ from .faults.timeline import FaultTimeline
 from .data.table import RequestTable, read_requests
 from .journal import REQUESTS_DIR, History, JournalWriter
 from .load import LoadProcess
+from .load.generator import LoadFactory, LoadGenerator
 from .metrics.collect import collect_series, reads_metrics
 from .report import write_reports
 from .result import RunResult, Status
@@ -47,6 +48,8 @@ class RunOptions:
     out: Path | None = None
     runtime: str = "local"
     events: RunEvents = field(default_factory=RunEvents)
+    load: LoadFactory = LoadProcess
+    """Makes the load generator: Locust in a subprocess; the runner's tests pass a fake."""
 
 
 def default_run_dir(exp: ExperimentSpec, defect: str | None) -> Path:
@@ -80,7 +83,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                        defect=opts.defect, started=time.time(), experiment_path=str(exp.path))
     guard = InterruptGuard(notice=lambda m: ev.notice.fire(message=m))
     deployment: Deployment | None = None
-    load: LoadProcess | None = None
+    load: LoadGenerator | None = None
     timeline: FaultTimeline | None = None
 
     with guard.installed():
@@ -94,11 +97,11 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                                                        defect=opts.defect, metrics_needed=reads_metrics(exp)))
             timeline = FaultTimeline(exp, deployment, journal, ev)
             locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
-            load = LoadProcess(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
-                               spawn_rate=exp.load.spawn_rate, duration=exp.load.duration,
-                               user_classes=exp.load.user_classes, seed=seed, out_dir=run_dir / REQUESTS_DIR,
-                               log_path=run_dir / "logs" / "locust.log", env=deployment.load_env(),
-                               record_bodies=exp.load.record_bodies)
+            load = opts.load(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
+                             spawn_rate=exp.load.spawn_rate, duration=exp.load.duration,
+                             user_classes=exp.load.user_classes, seed=seed, out_dir=run_dir / REQUESTS_DIR,
+                             log_path=run_dir / "logs" / "locust.log", env=deployment.load_env(),
+                             record_bodies=exp.load.record_bodies)
             _phase(journal, ev, "load")
             load.start()
             t0 = load.wait_started(timeout=60.0)
@@ -153,7 +156,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
     return result
 
 
-def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timeline: FaultTimeline,
+def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadGenerator, timeline: FaultTimeline,
            journal: JournalWriter, ev: RunEvents, t0: float) -> Status:
     """The method: keep the journal fed, apply the timeline, until load ends.
 
