@@ -32,6 +32,9 @@ Record kinds (field ``kind``):
     metric_series     query, window, start, end, step, url, series [{labels, values [[t, v]]}] or error
                       (collected from Prometheus before the runtime stops; read by ``promql`` checks)
     collect_error     check, error (a check type's collect step crashed)
+    invariants_declared  invariants {name: {expect, description, audits}} (the manifest's text, judged later)
+    quiescence        settled, waited_s, polls, quiet_s, timeout_s, still_changing (after load and faults stopped)
+    invariant_audit   audit, source (sql|http), service, value | error (an audit's last read, once quiet)
     run_finished      status
 """
 from __future__ import annotations

@@ -25,6 +25,7 @@ from .events import RunEvents
 from .experiment import ExperimentSpec
 from .faults.timeline import FaultTimeline
 from .data.table import RequestTable, read_requests
+from .invariants.collect import record_invariants
 from .journal import REQUESTS_DIR, History, JournalWriter
 from .load import LoadProcess
 from .report import write_reports
@@ -130,6 +131,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     if result.status == "completed":
                         for service, state in deployment.audit().items():
                             journal.write("audit", service=service, state=state)
+                        record_invariants(exp, deployment, journal, ev)
                     _collect(exp, journal, ev)
                     deployment.stop()
                 journal.write("run_finished", status=result.status, error=result.error)
