@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import runtime as _runtimes  # noqa: F401  (registers the runtimes)
 from .catalog import REPO_ROOT
-from .checks import collect, evaluate
+from .checks import evaluate
 from .checks.evaluate import run_one
 from .checks.windows import Windows
 from .errors import EnvironmentProblem, InputError, RunInterrupted
@@ -28,6 +28,7 @@ from .data.table import RequestTable, read_requests
 from .invariants.collect import record_invariants
 from .journal import REQUESTS_DIR, History, JournalWriter
 from .load import LoadProcess
+from .metrics.collect import collect_series, reads_metrics
 from .report import write_reports
 from .result import RunResult, Status
 from .runtime.base import Deployment, DeployRequest, runtimes
@@ -91,7 +92,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                           load=exp.load.model_dump(), faults=[f.model_dump() for f in exp.faults])
             _phase(journal, ev, "setup")
             deployment = runtime_factory(DeployRequest(system=system, run_dir=run_dir, journal=journal, events=ev,
-                                                       defect=opts.defect, metrics_needed=_reads_metrics(exp)))
+                                                       defect=opts.defect, metrics_needed=reads_metrics(exp)))
             timeline = FaultTimeline(exp, deployment, journal, ev)
             locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
             load = LoadProcess(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
@@ -220,7 +221,7 @@ def _collect(exp: ExperimentSpec, journal: JournalWriter, ev: RunEvents) -> None
     those (faults, load start and stop), not from requests.
     """
     try:
-        for rec in collect(exp, History(journal.records)):
+        for rec in collect_series(exp, History(journal.records)):
             journal.write_record(rec)
     except Exception as exc:  # never in the way of stopping the runtime; those checks say unknown
         journal.write("collect_error", check="*", error=f"{type(exc).__name__}: {exc}")
@@ -231,13 +232,6 @@ def _drain_events(deployment: Deployment, journal: JournalWriter, ev: RunEvents)
     for rec in deployment.drain_events():
         journal.write_record(rec)
         ev.target_event.fire(record=rec)
-
-
-def _reads_metrics(exp: ExperimentSpec) -> bool:
-    from .checks.registry import check_types
-
-    specs = [*exp.checks, *exp.steady_state.conditions]
-    return any(check_types.get(s.type).collect is not None for s in specs)
 
 
 def _clear_previous_run(run_dir: Path) -> None:
