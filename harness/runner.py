@@ -31,6 +31,7 @@ from .report import write_reports
 from .result import RunResult
 from .runtime.base import Deployment, DeployRequest, runtimes
 from .signals import InterruptGuard
+from .traffic.sampler import EdgeSampler, start_sampling
 
 TICK_S = 0.05
 
@@ -81,6 +82,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
     deployment: Deployment | None = None
     load: LoadProcess | None = None
     timeline: FaultTimeline | None = None
+    sampler: EdgeSampler | None = None
 
     with guard.installed():
         try:
@@ -92,6 +94,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
             deployment = runtime_factory(DeployRequest(system=system, run_dir=run_dir, journal=journal, events=ev,
                                                        defect=opts.defect, metrics_needed=_reads_metrics(exp)))
             timeline = FaultTimeline(exp, deployment, journal, ev)
+            sampler = start_sampling(deployment)  # traffic per edge, for amplification checks
             locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
             load = LoadProcess(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
                                spawn_rate=exp.load.spawn_rate, duration=exp.load.duration,
@@ -104,7 +107,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
             for rec in load.drain():
                 journal.write_record(rec)
             timeline.begin(t0)
-            result.status = _drive(exp, deployment, load, timeline, journal, ev, t0)
+            result.status = _drive(exp, deployment, load, timeline, journal, ev, t0, sampler)
         except RunInterrupted as exc:
             result.status = "interrupted"
             result.error = str(exc)
@@ -125,6 +128,9 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     load.stop()
                     for rec in load.drain():
                         journal.write_record(rec)
+                if sampler is not None:
+                    sampler.stop()
+                    _drain_sampler(sampler, journal)
                 if deployment is not None:
                     _drain_events(deployment, journal, ev)
                     if result.status == "completed":
@@ -153,7 +159,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
 
 
 def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timeline: FaultTimeline,
-           journal: JournalWriter, ev: RunEvents, t0: float) -> str:
+           journal: JournalWriter, ev: RunEvents, t0: float, sampler: EdgeSampler | None = None) -> str:
     """The method: keep the journal fed, apply the timeline, until load ends."""
     seen: list[Record] = []  # kept in memory for the steady-state gate only
     requests = failures = 0
@@ -170,6 +176,7 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timel
                 if not gated:
                     seen.append(rec)
         _drain_events(deployment, journal, ev)
+        _drain_sampler(sampler, journal)
         crashed = deployment.check_alive()
         if crashed:
             # The system under test died: that is a result about the system (exit 1), not a
@@ -232,6 +239,11 @@ def _drain_events(deployment: Deployment, journal: JournalWriter, ev: RunEvents)
     for rec in deployment.drain_events():
         journal.write_record(rec)
         ev.target_event.fire(record=rec)
+
+
+def _drain_sampler(sampler: EdgeSampler | None, journal: JournalWriter) -> None:
+    for rec in sampler.drain() if sampler is not None else []:
+        journal.write_record(rec)
 
 
 def _reads_metrics(exp: ExperimentSpec) -> bool:
