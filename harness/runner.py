@@ -25,6 +25,7 @@ from .events import RunEvents
 from .experiment import ExperimentSpec
 from .faults.timeline import FaultTimeline
 from .data.table import RequestTable, read_requests
+from .invariants.collect import record_invariants
 from .journal import REQUESTS_DIR, History, JournalWriter
 from .load import LoadProcess
 from .load.generator import LoadFactory, LoadGenerator
@@ -33,6 +34,7 @@ from .report import write_reports
 from .result import RunResult, Status
 from .runtime.base import Deployment, DeployRequest, runtimes
 from .signals import InterruptGuard
+from .traffic.sampler import EdgeSampler, start_sampling
 
 TICK_S = 0.05
 
@@ -85,6 +87,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
     deployment: Deployment | None = None
     load: LoadGenerator | None = None
     timeline: FaultTimeline | None = None
+    sampler: EdgeSampler | None = None
 
     with guard.installed():
         try:
@@ -96,6 +99,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
             deployment = runtime_factory(DeployRequest(system=system, run_dir=run_dir, journal=journal, events=ev,
                                                        defect=opts.defect, metrics_needed=reads_metrics(exp)))
             timeline = FaultTimeline(exp, deployment, journal, ev)
+            sampler = start_sampling(deployment)  # traffic per edge, for amplification checks
             locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
             load = opts.load(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
                              spawn_rate=exp.load.spawn_rate, duration=exp.load.duration,
@@ -108,7 +112,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
             for rec in load.drain():
                 journal.write_record(rec)
             timeline.begin(t0)
-            result.status = _drive(exp, deployment, load, timeline, journal, ev, t0)
+            result.status = _drive(exp, deployment, load, timeline, journal, ev, t0, sampler)
         except RunInterrupted as exc:
             result.status = "interrupted"
             result.error = str(exc)
@@ -129,11 +133,15 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     load.stop()
                     for rec in load.drain():
                         journal.write_record(rec)
+                if sampler is not None:
+                    sampler.stop()
+                    _drain_sampler(sampler, journal)
                 if deployment is not None:
                     _drain_events(deployment, journal, ev)
                     if result.status == "completed":
                         for service, state in deployment.audit().items():
                             journal.write("audit", service=service, state=state)
+                        record_invariants(exp, deployment, journal, ev)
                     _collect(exp, journal, ev)
                     deployment.stop()
                 journal.write("run_finished", status=result.status, error=result.error)
@@ -157,7 +165,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
 
 
 def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadGenerator, timeline: FaultTimeline,
-           journal: JournalWriter, ev: RunEvents, t0: float) -> Status:
+           journal: JournalWriter, ev: RunEvents, t0: float, sampler: EdgeSampler | None = None) -> Status:
     """The method: keep the journal fed, apply the timeline, until load ends.
 
     Requests are never read here: the load process stores them, and progress comes from the
@@ -171,6 +179,7 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadGenerator, tim
         for rec in load.drain():
             journal.write_record(rec)
         _drain_events(deployment, journal, ev)
+        _drain_sampler(sampler, journal)
         crashed = deployment.check_alive()
         if crashed:
             # The system under test died: that is a result about the system (exit 1), not a
@@ -233,6 +242,11 @@ def _drain_events(deployment: Deployment, journal: JournalWriter, ev: RunEvents)
     for rec in deployment.drain_events():
         journal.write_record(rec)
         ev.target_event.fire(record=rec)
+
+
+def _drain_sampler(sampler: EdgeSampler | None, journal: JournalWriter) -> None:
+    for rec in sampler.drain() if sampler is not None else []:
+        journal.write_record(rec)
 
 
 def _clear_previous_run(run_dir: Path) -> None:

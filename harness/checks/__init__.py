@@ -4,6 +4,8 @@ from __future__ import annotations
 from . import builtin, promql  # noqa: F401  (register the built-in checks)
 from . import failover, isolation  # noqa: F401  (generic edge-pattern checks)
 from . import conformance  # noqa: F401  (registers the response conformance check)
+from . import invariant  # noqa: F401  (registers the invariant check over audited effects)
+from . import amplification  # noqa: F401  (registers the edge traffic amplification check)
 from .evaluate import evaluate
 from .registry import CheckResult, Outcome, SeriesQuery, check, check_types, merge_verdicts
 

@@ -24,6 +24,9 @@ def run_one(spec: "CheckSpec", history: "History", windows: Windows, group: str)
         outcome = Outcome("unknown", f"the check crashed: {type(exc).__name__}: {exc}",
                           {"traceback": traceback.format_exc(limit=5)})
     name = spec.name or spec.type
+    if spec.derived:  # a bound tied to the mechanism's own parameters: say how it was derived
+        outcome.evidence["bounds_derived"] = [d.to_dict() for d in spec.derived]
+        outcome.summary += " [" + "; ".join(d.describe() for d in spec.derived) + "]"
     return CheckResult(name=name, type=spec.type, verdict=outcome.verdict, summary=outcome.summary,
                        evidence=outcome.evidence, group=group, description=spec.description)
 

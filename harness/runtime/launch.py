@@ -13,6 +13,7 @@ runtimes is only where things are, as the service sees them: that is the ``Place
     {run_dir}     the run folder                /harness/run (the run folder, mounted)
     {edges[E]}    Toxiproxy's listener for E, as the service reaches it
     {service}     the service's name
+    {params.NAME} a manifest parameter (seconds; {params.NAME.ms} in milliseconds)
 
 Pure: no process, no container, no file is touched here.
 """
@@ -24,6 +25,7 @@ from pathlib import PurePath
 from typing import Any
 
 from ..errors import InputError
+from ..params import ParamValues
 from ..registry import UnknownEntry
 from ..system import SystemSpec
 
@@ -80,6 +82,7 @@ def launch_spec(system: SystemSpec, name: str, placement: Placement, defect: str
         "python": placement.python, "host": placement.host, "port": str(placement.port), "service": name,
         "dir": str(placement.directory), "run_dir": placement.run_dir,
         "edges": EdgeAddresses({edge: placement.edge_address(edge) for edge in placement.proxy_ports}),
+        "params": ParamValues(system.params),
     }
     argv = [expand(a, values, f"services.{name}.command") for a in svc.command]
     env = {"HOST": placement.host, "PORT": str(placement.port), "HARNESS_SERVICE": name, "PYTHONUNBUFFERED": "1"}
