@@ -16,6 +16,7 @@ from typing import IO, NoReturn, Self
 
 import httpx
 
+from .. import runstate
 from ..errors import ToolMissing, ToxiproxyError
 from ..net import free_port, port_is_open
 from .toxiproxy import ToxiproxyClient, ToxiproxyRequestError
@@ -129,6 +130,7 @@ class ToxiproxyServer:
             command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             env={**os.environ, "LOG_LEVEL": self.log_level}, start_new_session=True,
         )
+        runstate.record_started(self._process.pid, what="toxiproxy-server")
         try:
             self._wait_until_answering(command, log_start)
         except BaseException:
@@ -179,6 +181,8 @@ class ToxiproxyServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process is not None:
+            runstate.record_stopped(process.pid)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from .. import runstate
 from ..errors import EnvironmentProblem
 
 __all__ = ["LoadProcess", "Record"]
@@ -111,6 +112,7 @@ class LoadProcess:
                     self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                     env=env, start_new_session=True,
                 )
+                runstate.record_started(self._proc.pid, what="locust")
             except OSError as exc:
                 raise EnvironmentProblem(
                     f"could not start Locust ({sys.executable} -m harness.load.locust_process): {exc}",
@@ -171,6 +173,7 @@ class LoadProcess:
             except subprocess.TimeoutExpired:
                 self._signal_group(signal.SIGKILL)
                 proc.wait()
+        runstate.record_stopped(proc.pid)
         return proc.returncode
 
     def __enter__(self) -> LoadProcess:

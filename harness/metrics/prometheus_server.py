@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Callable
 
 import httpx
 
+from .. import runstate
 from ..net import free_port
 from .prometheus_config import ScrapeTarget, render_config
 
@@ -122,6 +123,7 @@ class PrometheusServer:
         # during teardown, then stops it itself.
         self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
+        runstate.record_started(self._process.pid, what="prometheus", paths=[self._storage])
         self._wait_ready(command)
 
     def _wait_ready(self, command: list[str]) -> None:
@@ -165,6 +167,8 @@ class PrometheusServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process is not None:
+            runstate.record_stopped(process.pid)
         if self._log is not None:
             self._log.close()
             self._log = None

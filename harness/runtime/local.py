@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import runstate
 from ..errors import EnvironmentProblem, InputError
 from ..faults.server import ToxiproxyServer
 from ..faults.toxiproxy import ToxiproxyClient
@@ -83,7 +84,8 @@ class LocalDeployment(Deployment):
         svc = self.system.services[name]
         values = self._template_values(name)
         env = dict(os.environ)
-        env.update({"HOST": HOST, "PORT": str(self.ports[name]), "HARNESS_SERVICE": name, "PYTHONUNBUFFERED": "1"})
+        env.update({"HOST": HOST, "PORT": str(self.ports[name]), "HARNESS_SERVICE": name, "PYTHONUNBUFFERED": "1",
+                    **runstate.child_env()})
         for edge in self.system.edges.values():
             if edge.source == name:
                 env[edge.env] = _expand(edge.url, {**values, "host": HOST, "port": str(self.proxy_ports[edge.name])},

@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import IO
 
+from .. import runstate
+
 
 class ManagedProcess:
     def __init__(self, name: str, argv: list[str], *, cwd: Path, env: dict[str, str], log_path: Path,
@@ -28,6 +30,7 @@ class ManagedProcess:
         try:
             self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            runstate.record_started(self.proc.pid, what=f"service {self.name}")
         except OSError as exc:
             self._log.close()
             raise
@@ -85,6 +88,7 @@ class ManagedProcess:
                 self.proc.wait(timeout=5)
         # Reap anything left in the group (a grandchild that ignored SIGTERM).
         self._signal_group(signal.SIGKILL)
+        runstate.record_stopped(self.proc.pid)
         if self._log and not self._log.closed:
             self._log.close()
         return self.proc.returncode
