@@ -116,7 +116,8 @@ def _signals_end_the_command() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if signal.getsignal(signal.SIGTERM) is interrupt:  # a finished run leaves SIGTERM ignored: keep it so
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _flush_standard_streams() -> None:
@@ -162,8 +163,12 @@ def cmd_list(as_json: bool) -> int:
 def cmd_clean(dry_run: bool) -> int:
     """What runs of a killed harness left: local processes and directories, and Docker resources."""
     from .runstate import sweep_dead_runs
+    from .salvage import complete_dead_run
 
     report = sweep_dead_runs(dry_run=dry_run)
+    for run_dir in report.run_dirs:
+        if complete_dead_run(run_dir):
+            out(f"wrote the reports of the killed run in {run_dir}")
     verb = "would remove" if dry_run else "removed"
     for line in report.killed:
         out(f"{'would kill' if dry_run else 'killed'} {line}")
@@ -190,19 +195,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Path("") is ".": the run would clear the run files of the current directory.
         raise InputError("--out: an empty path; name the run folder (it is created if missing)")
     exp = load_experiment(args.experiment)
+    # ignore_signals_after: once the reports are written, a signal must not turn the exit code
+    # into another one than result.json's (the process only prints two lines and exits).
     opts = RunOptions(defect=args.defect, seed=args.seed, out=Path(args.out) if args.out is not None else None,
-                      runtime=args.runtime)
+                      runtime=args.runtime, ignore_signals_after=True)
     if not args.quiet:
         ConsoleProgress(opts.events)
     result = run_experiment(exp, opts)
-    # The run is over and reported: a signal now must not turn its exit code into another one.
-    with _ignoring_signals():
-        verdict = result.verdict.upper()
-        out(f"verdict: {verdict} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
-            f"{len(result.checks)} checks passed)")
-        if result.error:
-            err(f"error: {result.error}")
-        out(f"report: {result.run_dir / 'report.html'}")
+    verdict = result.verdict.upper()
+    out(f"verdict: {verdict} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
+        f"{len(result.checks)} checks passed)")
+    if result.error:
+        err(f"error: {result.error}")
+    out(f"report: {result.run_dir / 'report.html'}")
     return result.exit_code
 
 
@@ -225,19 +230,6 @@ def _sweep_docker(dry_run: bool) -> tuple[list[str], str | None]:
         return docker_resources.remove_orphans(client), None
     finally:
         client.close()
-
-
-@contextlib.contextmanager
-def _ignoring_signals() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 if __name__ == "__main__":

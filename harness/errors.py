@@ -6,8 +6,11 @@
     │   ├── ToolMissing
     │   ├── TargetStartFailed
     │   └── ToxiproxyError    (the Toxiproxy API answered badly or not at all)
-    └── RunInterrupted        exit 130: SIGINT / SIGTERM; raised after cleanup is scheduled
-        └── ForcedExit        a second signal: clean up the fast way (heal, then SIGKILL)
+
+    RunInterrupted            exit 130: SIGINT / SIGTERM. A BaseException, like KeyboardInterrupt,
+    └── ForcedExit            so no `except Exception` on the way can swallow it (and turn it into
+                              a failed fault or a crashed service); ForcedExit: a second signal,
+                              clean up the fast way (heal, then SIGKILL)
 
 A resilience check that fails is not an exception: it is a verdict (exit 1). Any other
 exception that ends a run is a bug of the harness: the run still heals, stops and reports,
@@ -93,7 +96,7 @@ INTERNAL_ERROR_EXIT = 4
 """Exit code of a run ended by an exception the harness did not expect (a bug, not the system's fault)."""
 
 
-class RunInterrupted(HarnessError):
+class RunInterrupted(BaseException):
     exit_code = 130
 
     def __init__(self, signal_name: str = "SIGINT"):

@@ -40,6 +40,7 @@ from .report import write_reports
 from .report.fallback import write_fallback_reports
 from .result import ErrorKind, RunResult
 from .rundir import prepare_run_dir
+from .salvage import complete_dead_run
 from .runtime.base import Deployment, DeployRequest, runtimes
 from .signals import InterruptGuard
 from .teardown import RunParts, flush_notices, tear_down
@@ -61,6 +62,9 @@ class RunOptions:
     out: Path | None = None
     runtime: str = "local"
     events: RunEvents = field(default_factory=RunEvents)
+    ignore_signals_after: bool = False
+    """The CLI's choice: once the reports are written, SIGINT/SIGTERM are ignored until the process
+    exits, so its exit code is the one in result.json (an API caller keeps its own handlers)."""
 
 
 def default_run_dir(exp: ExperimentSpec, defect: str | None) -> Path:
@@ -86,7 +90,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
         raise InputError(str(exc)) from None
     seed = exp.seed if opts.seed is None else opts.seed
     ev = opts.events
-    guard = InterruptGuard()  # not raising yet: a signal from here on is noted and taken up below
+    guard = InterruptGuard(ignore_after=opts.ignore_signals_after)  # not raising yet: a signal from here on is noted and taken up below
     with guard.installed():
         run_dir = prepare_run_dir(opts.out or default_run_dir(exp, opts.defect))
         result = RunResult(experiment=exp.name, system=system.name, run_dir=run_dir, seed=seed, runtime=opts.runtime,
@@ -180,6 +184,10 @@ def conclude(exp: ExperimentSpec, result: RunResult, parts: RunParts, guard: Int
         with contextlib.suppress(OSError, ValueError):
             parts.journal.write("run_finished", status=result.status, error=result.error, error_kind=result.error_kind)
             parts.journal.close()
+    # Kept until here: a harness killed during the checks or reports leaves the file, and the sweep
+    # of a later run completes this run's reports from it (salvage.py).
+    if parts.state is not None and not parts.state.leftovers():
+        parts.state.discard()
 
 
 def _write_reports(run_dir: Path, result: RunResult, history: History, ev: RunEvents) -> None:
@@ -250,6 +258,11 @@ def _wait_load_started(load: LoadProcess) -> float:
 def _sweep_dead_runs(journal: JournalWriter, ev: RunEvents) -> None:
     """Before starting anything: what runs of killed harness processes left on this machine goes."""
     report = runstate.sweep_dead_runs()
+    for run_dir in report.run_dirs:
+        try:
+            complete_dead_run(run_dir)
+        except Exception as exc:  # noqa: BLE001 - another run's folder must not stop this one
+            ev.notice.fire(message=f"could not complete the reports of the killed run in {run_dir}: {exc}")
     if report.killed or report.removed or report.left:
         journal.write("swept", runs=report.runs, killed=report.killed, removed=report.removed, left=report.left)
         ev.notice.fire(message=f"removed what {report.runs} earlier run(s) of a killed harness left: "

@@ -81,8 +81,10 @@ def _same_process(pid: int, start: int | None) -> bool:
 def _group_members(pgid: int, not_before: int) -> list[int]:
     """Live processes of group ``pgid`` that started no earlier than the recorded leader.
 
-    A group id is not handed out again while any member of the group lives, so members of a
-    recorded group whose leader died are still ours (a grandchild the leader left behind).
+    The kernel hands out no pid that is still some group's id, so while any member of a
+    recorded group lives, the group (and its number) is the one we recorded: members of a
+    group whose leader died are a grandchild the leader left behind. Only when the leader's
+    pid is alive as another process is the number someone else's (the caller skips that).
     """
     out = []
     for entry in Path("/proc").iterdir():
@@ -201,11 +203,15 @@ class RunState:
         _, started, _ = self.read()
         alive: dict[int, str] = {}
         for s in started:
-            if _same_process(s.pid, s.start):
+            if s.start is None:
+                continue
+            now = start_ticks(s.pid)
+            if now == s.start:
                 alive[s.pid] = s.what
-            if s.start is not None:
-                for member in _group_members(s.pgid, s.start):
-                    alive.setdefault(member, f"{s.what} (its process group)")
+            elif now is not None and s.pgid == s.pid:
+                continue  # the pid is someone else's now, so the group number is no longer ours
+            for member in _group_members(s.pgid, s.start):
+                alive.setdefault(member, f"{s.what} (its process group)")
         return alive
 
     def kill_survivors(self, wait: float = 5.0) -> dict[int, str]:
@@ -321,6 +327,8 @@ class SweepReport:
     """State files of dead harness processes handled."""
     left: list[str] = field(default_factory=list)
     """What could not be removed (kept on record for the next sweep)."""
+    run_dirs: list[Path] = field(default_factory=list)
+    """The run folders of the dead runs, for ``salvage.complete_dead_run``."""
 
     def lines(self) -> list[str]:
         return ([f"killed {k}" for k in self.killed] + [f"removed {r}" for r in self.removed]
@@ -345,6 +353,9 @@ def sweep_dead_runs(dry_run: bool = False) -> SweepReport:
             continue
         report.killed += [f"pid {pid} ({what})" for pid, what in state.kill_survivors().items()]
         report.removed += state.remove_paths()
+        header, _, _ = state.read()
+        if header.get("run_dir"):
+            report.run_dirs.append(Path(str(header["run_dir"])))
         left = state.leftovers()
         if left:
             report.left += left

@@ -32,7 +32,10 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class InterruptGuard:
-    def __init__(self) -> None:
+    def __init__(self, ignore_after: bool = False) -> None:
+        self.ignore_after = ignore_after
+        """When the run is over, ignore SIGINT/SIGTERM instead of restoring the previous handlers: for
+        the CLI, whose process only prints the verdict and exits with the code the files hold."""
         self.shielded = False
         self.received: str | None = None
         """The first signal's name, once one came: the run's status will be ``interrupted``."""
@@ -84,7 +87,7 @@ class InterruptGuard:
             yield self
         finally:
             for s, h in previous.items():
-                signal.signal(s, h)
+                signal.signal(s, signal.SIG_IGN if self.ignore_after else h)
 
     @contextlib.contextmanager
     def shield(self) -> Iterator[None]:

@@ -144,8 +144,6 @@ def _final_sweep(parts: RunParts, ev: RunEvents) -> None:
         if parts.journal is not None:
             _write(parts.journal, "leftovers", items=left)
         ev.notice.fire(message=f"could not remove: {', '.join(left)}")
-    else:
-        state.discard()
 
 
 def _reset_faults(parts: RunParts) -> None:
