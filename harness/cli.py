@@ -21,20 +21,20 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Iterator, Sequence
+from typing import Any, Iterator, NoReturn, Sequence, TextIO, cast
 
 from .console import safe_write
 from .errors import INTERNAL_ERROR_EXIT, EnvironmentProblem, HarnessError, InputError, RunInterrupted
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]  # usage errors are exit 2 like every input error
+    def error(self, message: str) -> NoReturn:  # usage errors are exit 2 like every input error
         safe_write(sys.stderr, self.format_usage() + f"harness: error: {message}\n")
         raise SystemExit(2)
 
-    def _print_message(self, message: str, file: object = None) -> None:  # --help into a closed pipe
+    def _print_message(self, message: str, file: Any = None) -> None:  # --help into a closed pipe
         if message:
-            safe_write(sys.stderr if file is sys.stderr else sys.stdout, message)
+            safe_write(cast(TextIO, sys.stderr if file is sys.stderr else sys.stdout), message)
 
 
 def out(text: str) -> None:
@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list target systems, their experiments and defects")
     ls.add_argument("--json", action="store_true")
 
+    rep = sub.add_parser("report", help="re-render a run folder's reports from its stored history")
+    rep.add_argument("run_dir", type=Path)
+
     clean = sub.add_parser("clean", help="stop and remove what runs of a killed harness left (processes, "
                                          "temporary directories, Docker resources)")
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
@@ -79,6 +82,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return cmd_list(args.json)
             if args.command == "clean":
                 return cmd_clean(args.dry_run)
+            if args.command == "report":
+                return cmd_report(args.run_dir)
             return cmd_run(args)
         except InputError as exc:
             err(f"harness: invalid input\n{exc.render()}")
@@ -211,17 +216,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def cmd_report(run_dir: Path) -> int:
+    from .report.rerender import rerender
+
+    result = rerender(run_dir)
+    out(f"verdict: {result.verdict.upper()} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
+        f"{len(result.checks)} checks passed)")
+    out(f"report: {result.run_dir / 'report.html'}")
+    return result.exit_code
+
+
 def _sweep_docker(dry_run: bool) -> tuple[list[str], str | None]:
     """Docker resources of dead harness processes (by label), when a daemon answers."""
     import os
 
-    from .runtime import docker_resources
+    from .runtime.docker import resources as docker_resources
 
     host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
     if docker_resources._socket_unreachable(host):
         return [], None  # no daemon: no containers can be left over
     if dry_run:
-        return [], "Docker: `python -m harness.runtime.docker_resources` lists what harness runs left"
+        return [], "Docker: `python -m harness.runtime.docker.resources` lists what harness runs left"
     try:
         client = docker_resources.connect()
     except EnvironmentProblem as exc:

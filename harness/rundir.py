@@ -15,7 +15,7 @@ from pathlib import Path
 from .errors import InputError
 
 RUN_FILES = ("journal.jsonl", "requests.jsonl", "result.json", "junit.xml", "report.html", "prometheus.yml")
-RUN_DIRS = ("logs",)
+RUN_DIRS = ("logs", "requests")
 _PROBE = ".harness-write-probe"
 
 
@@ -61,8 +61,9 @@ def _clear_previous_run(run_dir: Path) -> None:
     """A reused --out folder (a CI job's fixed path) must not mix an old run into this one."""
     for name in RUN_FILES:
         (run_dir / name).unlink(missing_ok=True)
-    logs = run_dir / "logs"
-    if logs.is_dir():
-        for f in logs.iterdir():
-            if f.is_file():
-                f.unlink()
+    for sub in RUN_DIRS:  # the load's request files, the services' logs
+        folder = run_dir / sub
+        if folder.is_dir():
+            for f in folder.iterdir():
+                if f.is_file():
+                    f.unlink()

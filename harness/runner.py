@@ -24,26 +24,30 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from . import runstate
 from . import runtime as _runtimes  # noqa: F401  (registers the runtimes)
 from .catalog import REPO_ROOT
-from .checks import collect, evaluate
+from .checks import evaluate
 from .checks.evaluate import run_one
 from .checks.windows import Windows
-from . import runstate
+from .data.table import RequestTable, read_requests
 from .errors import EnvironmentProblem, ForcedExit, InputError, RunInterrupted
 from .events import RunEvents
 from .experiment import ExperimentSpec
 from .faults.timeline import FaultTimeline
-from .journal import History, JournalWriter, Record, read_journal
+from .invariants.collect import record_invariants
+from .journal import REQUESTS_DIR, History, JournalWriter
 from .load import LoadProcess
+from .metrics.collect import collect_series, reads_metrics
 from .report import write_reports
 from .report.fallback import write_fallback_reports
-from .result import ErrorKind, RunResult
+from .result import ErrorKind, RunResult, Status
 from .rundir import prepare_run_dir
-from .salvage import complete_dead_run
 from .runtime.base import Deployment, DeployRequest, runtimes
+from .salvage import complete_dead_run
 from .signals import InterruptGuard
 from .teardown import RunParts, flush_notices, tear_down
+from .traffic.sampler import EdgeSampler, start_sampling
 
 TICK_S = 0.05
 LOCUST_USAGE_EXIT = 2
@@ -110,14 +114,15 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     _phase(journal, ev, "setup")
                     parts.deployment = runtime_factory(DeployRequest(system=system, run_dir=run_dir, journal=journal,
                                                                      events=ev, defect=opts.defect,
-                                                                     metrics_needed=_reads_metrics(exp)))
+                                                                     metrics_needed=reads_metrics(exp)))
                     _checkpoint(guard)
                     timeline = parts.timeline = FaultTimeline(exp, parts.deployment, journal, ev)
+                    parts.sampler = start_sampling(parts.deployment)  # traffic per edge, for amplification checks
                     locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
                     load = parts.load = LoadProcess(
                         locustfile=locustfile, host=parts.deployment.entry_url, users=exp.load.users,
                         spawn_rate=exp.load.spawn_rate, duration=exp.load.duration, user_classes=exp.load.user_classes,
-                        seed=seed, out_path=run_dir / "requests.jsonl", log_path=run_dir / "logs" / "locust.log",
+                        seed=seed, out_dir=run_dir / REQUESTS_DIR, log_path=run_dir / "logs" / "locust.log",
                         env=parts.deployment.load_env(), record_bodies=exp.load.record_bodies)
                     _phase(journal, ev, "load")
                     load.start()
@@ -125,7 +130,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     for rec in load.drain():
                         journal.write_record(rec)
                     timeline.begin(t0)
-                    result.status = _drive(exp, parts.deployment, load, timeline, journal, ev, t0, guard)
+                    result.status = _drive(exp, parts.deployment, load, timeline, journal, ev, t0, guard, parts.sampler)
                     guard.raising = False  # the last statement: a signal before it is raised here, after it noted
                 except BaseException as exc:  # noqa: BLE001 - every ending gets a status, then the same clean-up
                     guard.raising = False
@@ -136,7 +141,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                 guard.shielded = True  # from here on, a first signal is noted and the clean-up finishes
                 _phase(parts.journal, ev, "teardown")
                 tear_down(parts, exp, guard, ev, completed=lambda: result.status == "completed",
-                          collect=_collect, drain_events=_drain_events)
+                          collect=_collect, drain_events=_drain_events, drain_sampler=_drain_sampler)
                 conclude(exp, result, parts, guard, ev)
     return result
 
@@ -154,8 +159,9 @@ def conclude(exp: ExperimentSpec, result: RunResult, parts: RunParts, guard: Int
         flush_notices(guard, ev)
         if parts.journal is None:  # nothing was recorded (the journal could not be opened)
             parts.journal = JournalWriter(run_dir / "journal.jsonl")
-        _phase(parts.journal, ev, "checks")  # also flushes the journal before it is read
-        history = read_journal(run_dir / "journal.jsonl")
+        _phase(parts.journal, ev, "checks")
+        # The journal's records are already in memory; the request files are read once, here.
+        history = History(parts.journal.records, read_requests(run_dir / REQUESTS_DIR))
         guard.raising = not guard.forced  # a second signal may cut the checks short
         if not guard.forced and (result.status in ("completed", "aborted") or history.requests):
             for c in evaluate(exp, history):
@@ -168,7 +174,7 @@ def conclude(exp: ExperimentSpec, result: RunResult, parts: RunParts, guard: Int
         guard.raising = False
         _record_ending(result, exc, parts.journal, ev)
     result.counts = {"requests": len(history.requests),
-                     "failures": sum(1 for r in history.requests if r.get("outcome") != "ok"),
+                     "failures": len(history.requests) - history.requests.succeeded,
                      "events": len(history.events)}
     _phase_only(ev, "reports")
     for _ in range(3):  # again if a signal came while writing, so the files say what happened
@@ -271,10 +277,13 @@ def _sweep_dead_runs(journal: JournalWriter, ev: RunEvents) -> None:
 
 
 def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timeline: FaultTimeline,
-           journal: JournalWriter, ev: RunEvents, t0: float, guard: InterruptGuard) -> str:
-    """The method: keep the journal fed, apply the timeline, until load ends."""
-    seen: list[Record] = []  # kept in memory for the steady-state gate only
-    requests = failures = 0
+           journal: JournalWriter, ev: RunEvents, t0: float, guard: InterruptGuard,
+           sampler: EdgeSampler | None = None) -> Status:
+    """The method: keep the journal fed, apply the timeline, until load ends.
+
+    Requests are never read here: the load process stores them, and progress comes from the
+    chunk headers. The steady-state gate reads what was recorded so far, once.
+    """
     gate_at = timeline.first_start()
     gated = gate_at is None or not exp.steady_state.conditions
     last_progress = 0.0
@@ -282,12 +291,8 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timel
         now = time.time()
         for rec in load.drain():
             journal.write_record(rec)
-            if rec["kind"] == "request":
-                requests += 1
-                failures += rec.get("outcome") != "ok"
-                if not gated:
-                    seen.append(rec)
         _drain_events(deployment, journal, ev)
+        _drain_sampler(sampler, journal)
         crashed = deployment.check_alive()
         if crashed:
             # The system under test died: that is a result about the system (exit 1), not a
@@ -298,14 +303,13 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timel
                                 "see logs/ in the run folder")
         if not gated and gate_at is not None and now - t0 >= gate_at:
             gated = True
-            if not _steady_state_holds(exp, seen, journal, ev, t0):
+            if not _steady_state_holds(exp, read_requests(load.out_dir), journal, ev, t0):
                 return "aborted"
-            seen.clear()
         timeline.tick(now)
         flush_notices(guard, ev)
         if now - last_progress >= 1.0:
             last_progress = now
-            ev.progress.fire(elapsed_s=now - t0, duration_s=exp.load.duration, requests=requests, failures=failures,
+            ev.progress.fire(elapsed_s=now - t0, duration_s=exp.load.duration, requests=load.requests, failures=load.failures,
                              active_faults=timeline.active_names())
         code = load.poll()
         if code is not None:
@@ -316,11 +320,12 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timel
         time.sleep(TICK_S)
 
 
-def _steady_state_holds(exp: ExperimentSpec, seen: list[Record], journal: JournalWriter, ev: RunEvents, t0: float) -> bool:
+def _steady_state_holds(exp: ExperimentSpec, requests: RequestTable, journal: JournalWriter, ev: RunEvents,
+                        t0: float) -> bool:
     """Before any fault: does the system meet its steady state? If not, faulting it proves nothing."""
     history = History([{"kind": "run_started", "t": t0, "steady_state": {"warmup": exp.steady_state.warmup,
                                                                           "settle": exp.steady_state.settle}},
-                       {"kind": "load_started", "t": t0}, *seen, {"kind": "load_stopped", "t": time.time()}])
+                       {"kind": "load_started", "t": t0}, {"kind": "load_stopped", "t": time.time()}], requests)
     windows = Windows(history, default="before")
     results = [run_one(spec, history, windows, group="steady_state.before") for spec in exp.steady_state.conditions]
     failed = [r for r in results if r.verdict == "failed"]
@@ -333,14 +338,14 @@ def _steady_state_holds(exp: ExperimentSpec, seen: list[Record], journal: Journa
     return True
 
 
-def _collect(exp: ExperimentSpec, journal: JournalWriter, ev: RunEvents) -> None:
-    """While the system still runs, checks that query it (PromQL) record what they will judge.
-
-    Reads the journal file so far: every non-request record is flushed as it is written, and
-    windows are built from those (faults, load start and stop), not from requests.
-    """
+def _collect(exp: ExperimentSpec, deployment: Deployment, journal: JournalWriter, ev: RunEvents,
+             completed: bool) -> None:
+    """While the system still runs: the invariants' audits (after a completed method) and the series
+    that checks reading metrics (PromQL) will judge, from the journal's records so far."""
+    if completed:
+        record_invariants(exp, deployment, journal, ev)
     try:
-        for rec in collect(exp, read_journal(journal.path)):
+        for rec in collect_series(exp, History(journal.records)):
             journal.write_record(rec)
     except Exception as exc:  # never in the way of stopping the runtime; those checks say unknown
         journal.write("collect_error", check="*", error=f"{type(exc).__name__}: {exc}")
@@ -353,11 +358,9 @@ def _drain_events(deployment: Deployment, journal: JournalWriter, ev: RunEvents)
         ev.target_event.fire(record=rec)
 
 
-def _reads_metrics(exp: ExperimentSpec) -> bool:
-    from .checks.registry import check_types
-
-    specs = [*exp.checks, *exp.steady_state.conditions]
-    return any(check_types.get(s.type).collect is not None for s in specs)
+def _drain_sampler(sampler: EdgeSampler | None, journal: JournalWriter) -> None:
+    for rec in sampler.drain() if sampler is not None else []:
+        journal.write_record(rec)
 
 
 def _phase(journal: JournalWriter | None, ev: RunEvents, phase: str) -> None:

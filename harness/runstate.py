@@ -40,8 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["ENV_STATE_DIR", "ENV_RUN_STATE", "RunState", "SweepReport", "child_env", "record_path_from_child",
-           "record_started", "record_stopped", "state_dir", "sweep_dead_runs", "tracking"]
+__all__ = ["ENV_STATE_DIR", "ENV_RUN_STATE", "RunState", "SweepReport", "child_env", "record_path",
+           "record_path_from_child", "record_started", "record_stopped", "state_dir", "sweep_dead_runs", "tracking"]
 
 ENV_STATE_DIR = "HARNESS_STATE_DIR"
 ENV_RUN_STATE = "HARNESS_RUN_STATE"
@@ -290,6 +290,12 @@ def record_stopped(pid: int | None) -> None:
     if pid is not None:
         with contextlib.suppress(OSError):
             _current().record_stopped(pid)
+
+
+def record_path(path: str | Path) -> None:
+    """A temporary directory made for the current run (removed by a sweep if the harness dies)."""
+    with contextlib.suppress(OSError):
+        _current().record_path(path)
 
 
 def child_env() -> dict[str, str]:

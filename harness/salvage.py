@@ -44,7 +44,7 @@ def complete_dead_run(run_dir: Path) -> bool:
                        started=float(started.get("t", 0.0)), finished=time.time(),
                        experiment_path=str(started.get("experiment_path", "")))
     result.counts = {"requests": len(history.requests),
-                     "failures": sum(1 for r in history.requests if r.get("outcome") != "ok"),
+                     "failures": len(history.requests) - history.requests.succeeded,
                      "events": len(history.events)}
     write_reports(run_dir, result, history)
     return True

@@ -2,9 +2,9 @@
 
 Two ways, one order (faults first, always):
 
-    graceful   remove each fault; stop Locust (it writes its last records); read the targets'
-               last events; audit and collect live evidence (only after a completed method);
-               stop the runtime; then SIGKILL whatever the run's state file says still runs
+    graceful   remove each fault; stop Locust (it writes its last records) and the edge
+               sampler; read the targets' last events; audit (after a completed method),
+               collect live evidence (invariants' audits, Prometheus series); stop the runtime; then SIGKILL whatever the run's state file says still runs
                and remove the temporary directories it recorded.
     fast       after a second signal: one Toxiproxy reset heals every network fault at once,
                then every process the run started is SIGKILLed (its state file knows them
@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .errors import ForcedExit
 from .events import RunEvents
-from .journal import JournalWriter
+from .journal import JournalWriter, Record
 
 if TYPE_CHECKING:
     from .experiment import ExperimentSpec
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .runstate import RunState
     from .runtime.base import Deployment
     from .signals import InterruptGuard
+    from .traffic.sampler import EdgeSampler
 
 
 @dataclass
@@ -42,22 +43,24 @@ class RunParts:
     deployment: Deployment | None = None
     timeline: FaultTimeline | None = None
     load: LoadProcess | None = None
+    sampler: EdgeSampler | None = None
     state: RunState | None = None
     done: set[str] = field(default_factory=set)
     """Steps finished: a teardown restarted after a second signal skips them."""
 
 
-Collect = Callable[["ExperimentSpec", JournalWriter, RunEvents], None]
+Collect = Callable[["ExperimentSpec", "Deployment", JournalWriter, RunEvents, bool], None]
 DrainEvents = Callable[["Deployment", JournalWriter, RunEvents], None]
+DrainSampler = Callable[["EdgeSampler | None", JournalWriter], None]
 
 
 def tear_down(parts: RunParts, exp: ExperimentSpec, guard: InterruptGuard, ev: RunEvents, *, completed: Callable[[], bool],
-              collect: Collect, drain_events: DrainEvents) -> None:
+              collect: Collect, drain_events: DrainEvents, drain_sampler: DrainSampler) -> None:
     """Heal and stop everything. Never raises: a second signal switches to the fast way."""
     if not guard.forced:
         try:
             guard.raising = True  # only a second signal raises here (ForcedExit); a first one is noted
-            _graceful(parts, exp, guard, ev, completed, collect, drain_events)
+            _graceful(parts, exp, guard, ev, completed, collect, drain_events, drain_sampler)
             guard.raising = False
         except ForcedExit:
             pass  # the handler switched raising off as it raised
@@ -85,7 +88,7 @@ def _step(parts: RunParts, name: str, ev: RunEvents, fn: Callable[[], object]) -
 
 
 def _graceful(parts: RunParts, exp: ExperimentSpec, guard: InterruptGuard, ev: RunEvents, completed: Callable[[], bool],
-              collect: Collect, drain_events: DrainEvents) -> None:
+              collect: Collect, drain_events: DrainEvents, drain_sampler: DrainSampler) -> None:
     journal = parts.journal
     if parts.timeline is not None:
         _step(parts, "heal", ev, parts.timeline.remove_all)
@@ -95,13 +98,18 @@ def _graceful(parts: RunParts, exp: ExperimentSpec, guard: InterruptGuard, ev: R
         _step(parts, "stop-load", ev, load.stop)
         if journal is not None:
             _step(parts, "drain-load", ev, lambda: _drain_load(load, journal))
+    if parts.sampler is not None:
+        sampler = parts.sampler
+        _step(parts, "stop-sampler", ev, sampler.stop)
+        if journal is not None:
+            _step(parts, "drain-sampler", ev, lambda: drain_sampler(sampler, journal))
     flush_notices(guard, ev)
     if parts.deployment is not None and journal is not None:
         deployment = parts.deployment
         _step(parts, "events", ev, lambda: drain_events(deployment, journal, ev))
         if completed():
             _step(parts, "audit", ev, lambda: _audit(deployment, journal))
-        _step(parts, "collect", ev, lambda: collect(exp, journal, ev))
+        _step(parts, "collect", ev, lambda: collect(exp, deployment, journal, ev, completed()))
     flush_notices(guard, ev)
     if parts.deployment is not None:
         _step(parts, "stop-runtime", ev, parts.deployment.stop)
@@ -112,12 +120,17 @@ def _fast(parts: RunParts, ev: RunEvents) -> None:
     ev.notice.fire(message="fast exit: resetting Toxiproxy, then killing every process of the run")
     if parts.deployment is not None and parts.timeline is not None:
         _step(parts, "heal-fast", ev, lambda: _reset_faults(parts))
+    if parts.sampler is not None:
+        _step(parts, "stop-sampler", ev, parts.sampler.stop)
     if parts.state is not None:
         state = parts.state
         _step(parts, "kill", ev, state.kill_survivors)
-    if parts.load is not None and parts.journal is not None:
-        load, journal = parts.load, parts.journal
-        _step(parts, "drain-load", ev, lambda: _drain_load(load, journal))
+    if parts.load is not None:
+        load = parts.load
+        _step(parts, "stop-load", ev, load.stop)  # killed already: this only reaps it and closes its files
+        if parts.journal is not None:
+            journal = parts.journal
+            _step(parts, "drain-load", ev, lambda: _drain_load(load, journal))
     if parts.deployment is not None:
         _step(parts, "stop-runtime", ev, parts.deployment.stop)
 
@@ -174,7 +187,7 @@ def flush_notices(guard: InterruptGuard, ev: RunEvents) -> None:
         ev.notice.fire(message=message)
 
 
-def _write(journal: JournalWriter, kind: str, **fields: object) -> dict[str, object] | None:
+def _write(journal: JournalWriter, kind: str, **fields: Any) -> Record | None:
     try:
         return journal.write(kind, **fields)
     except (OSError, ValueError):  # a full disk must not stop the healing

@@ -21,6 +21,7 @@ import pytest
 
 from harness import runner as runner_module
 from harness.console import ConsoleProgress
+from harness.data.chunks import ChunkWriter
 from harness.errors import EnvironmentProblem, InputError
 from harness.experiment import ExperimentSpec, load_experiment
 from harness.journal import read_journal
@@ -77,29 +78,46 @@ SCRIPT = Script()
 
 class FakeDeployment(Deployment):
     def __init__(self, req: DeployRequest):
-        self.system = req.system
+        super().__init__(req)
         self.toxiproxy = SCRIPT.toxiproxy  # type: ignore[assignment]
-        self.tails = {}
+
+    def _start(self) -> None:
+        pass
+
+    def _teardown(self) -> None:
+        SCRIPT.fire("runtime.stop")
+        SCRIPT.stopped.append("runtime")
 
     def service_url(self, service: str) -> str:
         return f"http://127.0.0.1:1/{service}"
 
-    def service_action(self, service: str, action: str) -> None:
+    def _start_service(self, name: str) -> None:
         pass
 
-    def check_alive(self) -> list[str]:
+    def _kill_service(self, name: str) -> None:
+        pass
+
+    def _stop_service(self, name: str) -> None:
+        pass
+
+    def _pause_service(self, name: str) -> None:
+        pass
+
+    def _resume_service(self, name: str) -> None:
+        pass
+
+    def _launched_services(self) -> list[str]:
         return []
 
-    def stop(self) -> None:
-        SCRIPT.fire("runtime.stop")
-        SCRIPT.stopped.append("runtime")
+    def _has_exited(self, name: str) -> bool:
+        return False
 
 
 def deploy_fake(req: DeployRequest) -> Deployment:
     SCRIPT.fire("deploy")
     if SCRIPT.deploy_error is not None:
         raise SCRIPT.deploy_error
-    return FakeDeployment(req)
+    return FakeDeployment(req).start()
 
 
 if "test-fake" not in runtimes:
@@ -107,15 +125,20 @@ if "test-fake" not in runtimes:
 
 
 class FakeLoad:
-    """Records a request every poll; the load ends after ``duration`` seconds."""
+    """Records a request every poll (as the Locust process does, in request chunks); the load ends
+    after ``duration`` seconds."""
 
-    def __init__(self, *, duration: float, **_: Any):
+    def __init__(self, *, duration: float, out_dir: Path, **_: Any):
         self.duration = duration
+        self.out_dir = out_dir
         self.t0 = 0.0
         self.pending: list[dict[str, Any]] = []
         self.stopped = False
+        self.requests = self.failures = 0
+        self.writer: ChunkWriter | None = None
 
     def start(self) -> None:
+        self.writer = ChunkWriter(self.out_dir / "fake.hreq")
         SCRIPT.fire("load.start")
 
     def wait_started(self, timeout: float) -> float:
@@ -129,13 +152,17 @@ class FakeLoad:
 
     def poll(self) -> int | None:
         now = time.time()
-        self.pending.append({"kind": "request", "t": now, "name": "GET /", "method": "GET", "ms": 1.0,
-                             "outcome": "ok", "status": 200, "error": None, "bytes": 2})
+        assert self.writer is not None
+        self.writer.add(now, 1.0, 0, 200, 2, "GET /", "GET", None)
+        self.writer.flush()
+        self.requests += 1
         if now - self.t0 > 0.3:
             SCRIPT.fire("load.during")
         return 0 if now - self.t0 >= self.duration else None
 
     def stop(self) -> int:
+        if self.writer is not None:
+            self.writer.close()
         SCRIPT.fire("load.stop")
         if not self.stopped:
             self.pending.append({"kind": "load_stopped", "t": time.time()})
@@ -331,7 +358,7 @@ def test_a_second_signal_while_a_fault_is_removed_resets_toxiproxy(script: Scrip
     result = run(experiment, tmp_path)
     assert (result.status, result.exit_code) == ("interrupted", 130)
     assert_healed(script)
-    assert order == ["reset", "runtime"], "healed first, then stopped without waiting for the load"
+    assert order == ["reset", "load", "runtime"], "healed first, then the rest (killed already)"
     removed = list(read_journal(result.run_dir / "journal.jsonl").of_kind("fault_removed"))
     assert [r.get("via") for r in removed] == ["reset"]
 
