@@ -1,240 +1,391 @@
-"""The story of a run, told with a fake deployment, a fake load and a fake clock (milliseconds each):
-phases in order, faults on their timeline, the steady-state gate, healing in ``finally``, statuses
-and exit codes. The 45-second real experiments under tests/integration show what only a real run can."""
+"""The run's story with a fake runtime and a fake load, in milliseconds: every ending heals the
+faults, stops what started, writes the four files and says what happened.
+
+Signals are real (``os.kill`` of this process), sent from inside the phase under test.
+"""
 from __future__ import annotations
 
+import io
 import json
+import os
+import signal
 import textwrap
-from collections.abc import Iterator
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fake_run import Behaviour, FakeClock, FakeDeployment, FakeLoad, journal_of, sound, write_system
+from harness import runner as runner_module
+from harness.console import ConsoleProgress
+from harness.data.chunks import ChunkWriter
 from harness.errors import EnvironmentProblem, InputError
-from harness.events import RunEvents
-from harness.experiment import load_experiment
+from harness.experiment import ExperimentSpec, load_experiment
+from harness.journal import read_journal
 from harness.result import RunResult
 from harness.runner import RunOptions, run_experiment
 from harness.runtime.base import Deployment, DeployRequest, runtimes
 
-RUNTIME = "story-fake"
-
-EXPERIMENT = """\
-name: story
-system: system.yaml
-seed: 7
-load: {users: 1, duration: 30s}
-faults:
-  - {name: slow, type: latency, edge: front->back, attributes: {latency: 1s}, start: 8s, duration: 12s}
-steady_state:
-  warmup: 1s
-  settle: 2s
-  conditions:
-    - {type: error_rate, max: 0.01}
-checks:
-  - {name: errors-during-fault, type: error_rate, window: {during: slow}, max: 0.05}
-"""
-
-KILL = """\
-name: story
-system: system.yaml
-load: {users: 1, duration: 30s}
-faults:
-  - {name: crash, type: kill, service: back, start: 8s, duration: 5s}
-checks:
-  - {name: errors, type: error_rate, max: 0.05}
-"""
+FILES = ("journal.jsonl", "result.json", "junit.xml", "report.html")
+Hook = Callable[[], None]
 
 
-def degraded_by_the_fault(_offset: float, dep: FakeDeployment) -> tuple[float, str]:
-    """A defective system: every request fails while a toxic sits on its edge."""
-    return (900.0, "fail") if dep.toxiproxy.toxics else (5.0, "ok")  # type: ignore[attr-defined]
+def interrupt() -> None:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.01)  # the handler runs at the next bytecode; give it one
 
 
-def unhealthy(offset: float, _dep: FakeDeployment) -> tuple[float, str]:
-    """Broken before any fault: one request in four fails."""
-    return 5.0, ("fail" if int(offset * 20) % 4 == 0 else "ok")
+class FakeToxiproxy:
+    def __init__(self) -> None:
+        self.toxics: dict[tuple[str, str], str] = {}
+        self.resets = 0
+
+    def add_toxic(self, proxy: str, name: str, type: str, attributes: dict[str, Any], **_: Any) -> None:
+        self.toxics[(proxy, name)] = type
+
+    def remove_toxic(self, proxy: str, name: str) -> None:
+        SCRIPT.fire("toxic.remove")
+        self.toxics.pop((proxy, name), None)
+
+    def set_enabled(self, proxy: str, enabled: bool) -> None:
+        pass
+
+    def reset(self) -> None:
+        self.resets += 1
+        self.toxics.clear()
 
 
 @dataclass
-class Story:
-    """One run through ``run_experiment`` with fakes; what each part saw is kept for the asserts."""
+class Script:
+    """What the fake parts do, and when a test's hook fires."""
 
-    tmp: Path
-    clock: FakeClock
-    behaviour: Behaviour = sound
-    crash: dict[str, float] = field(default_factory=dict)
-    load_options: dict[str, Any] = field(default_factory=dict)
-    runtime_error: Exception | None = None
-    deployment: FakeDeployment | None = None
-    load: FakeLoad | None = None
-    events: list[str] = field(default_factory=list)
+    hooks: dict[str, Hook] = field(default_factory=dict)
+    deploy_error: BaseException | None = None
+    stopped: list[str] = field(default_factory=list)
+    toxiproxy: FakeToxiproxy = field(default_factory=FakeToxiproxy)
 
-    def deploy(self, req: DeployRequest) -> Deployment:
-        if self.runtime_error is not None:
-            raise self.runtime_error
-        self.deployment = FakeDeployment(req, self.clock, crash={s: self.clock.time() + at for s, at in self.crash.items()})
-        return self.deployment.start()
-
-    def make_load(self, *, out_dir: Path, duration: float, **_: Any) -> FakeLoad:
-        self.load = FakeLoad(self.clock, lambda: self.deployed, out_dir, duration, self.behaviour, **self.load_options)
-        return self.load
-
-    @property
-    def deployed(self) -> FakeDeployment:
-        assert self.deployment is not None
-        return self.deployment
-
-    def run(self, experiment: str = EXPERIMENT, **options: Any) -> RunResult:
-        write_system(self.tmp)
-        path = self.tmp / "exp.yaml"
-        path.write_text(textwrap.dedent(experiment))
-        events = RunEvents()
-        events.phase_changed.add_listener(lambda phase: self.events.append(f"phase {phase}"))
-        events.fault_applied.add_listener(lambda fault, at_s, **_: self.events.append(f"applied {fault} at {at_s:.2f}"))
-        events.fault_removed.add_listener(lambda fault, at_s: self.events.append(f"removed {fault} at {at_s:.2f}"))
-        return run_experiment(load_experiment(path), RunOptions(runtime=RUNTIME, out=self.tmp / "run", events=events,
-                                                                load=self.make_load, **options))
-
-    def journal(self) -> list[dict[str, Any]]:
-        return journal_of(self.tmp / "run")
-
-    def kinds(self, *wanted: str) -> list[str]:
-        return [r["kind"] for r in self.journal() if r["kind"] in wanted]
+    def fire(self, point: str) -> None:
+        hook = self.hooks.get(point)
+        if hook is not None:
+            hook()
 
 
-_current: list[Story] = []
+SCRIPT = Script()
 
 
-def _deploy(req: DeployRequest) -> Deployment:
-    return _current[-1].deploy(req)
+class FakeDeployment(Deployment):
+    def __init__(self, req: DeployRequest):
+        super().__init__(req)
+        self.toxiproxy = SCRIPT.toxiproxy  # type: ignore[assignment]
+
+    def _start(self) -> None:
+        pass
+
+    def _teardown(self) -> None:
+        SCRIPT.fire("runtime.stop")
+        SCRIPT.stopped.append("runtime")
+
+    def service_url(self, service: str) -> str:
+        return f"http://127.0.0.1:1/{service}"
+
+    def _start_service(self, name: str) -> None:
+        pass
+
+    def _kill_service(self, name: str) -> None:
+        pass
+
+    def _stop_service(self, name: str) -> None:
+        pass
+
+    def _pause_service(self, name: str) -> None:
+        pass
+
+    def _resume_service(self, name: str) -> None:
+        pass
+
+    def _launched_services(self) -> list[str]:
+        return []
+
+    def _has_exited(self, name: str) -> bool:
+        return False
 
 
-runtimes.register(RUNTIME, _deploy)
+def deploy_fake(req: DeployRequest) -> Deployment:
+    SCRIPT.fire("deploy")
+    if SCRIPT.deploy_error is not None:
+        raise SCRIPT.deploy_error
+    return FakeDeployment(req).start()
+
+
+if "test-fake" not in runtimes:
+    runtimes.register("test-fake", deploy_fake)
+
+
+class FakeLoad:
+    """Records a request every poll (as the Locust process does, in request chunks); the load ends
+    after ``duration`` seconds."""
+
+    def __init__(self, *, duration: float, out_dir: Path, **_: Any):
+        self.duration = duration
+        self.out_dir = out_dir
+        self.t0 = 0.0
+        self.pending: list[dict[str, Any]] = []
+        self.stopped = False
+        self.requests = self.failures = 0
+        self.writer: ChunkWriter | None = None
+
+    def start(self) -> None:
+        self.writer = ChunkWriter(self.out_dir / "fake.hreq")
+        SCRIPT.fire("load.start")
+
+    def wait_started(self, timeout: float) -> float:
+        self.t0 = time.time()
+        self.pending.append({"kind": "load_started", "t": self.t0})
+        return self.t0
+
+    def drain(self) -> list[dict[str, Any]]:
+        out, self.pending = self.pending, []
+        return out
+
+    def poll(self) -> int | None:
+        now = time.time()
+        assert self.writer is not None
+        self.writer.add(now, 1.0, 0, 200, 2, "GET /", "GET", None)
+        self.writer.flush()
+        self.requests += 1
+        if now - self.t0 > 0.3:
+            SCRIPT.fire("load.during")
+        return 0 if now - self.t0 >= self.duration else None
+
+    def stop(self) -> int:
+        if self.writer is not None:
+            self.writer.close()
+        SCRIPT.fire("load.stop")
+        if not self.stopped:
+            self.pending.append({"kind": "load_stopped", "t": time.time()})
+        self.stopped = True
+        SCRIPT.stopped.append("load")
+        return 0
+
+    def log_tail(self, n: int = 20) -> str:
+        return ""
 
 
 @pytest.fixture
-def story(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Story]:
-    clock = FakeClock()
-    clock.install(monkeypatch)
-    _current.append(Story(tmp_path, clock))
-    yield _current[-1]
-    _current.pop()
+def script(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Script]:
+    global SCRIPT
+    SCRIPT = Script()
+    monkeypatch.setattr(runner_module, "LoadProcess", FakeLoad)
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path / "state"))
+    yield SCRIPT
 
 
-def fault_offsets(story: Story) -> dict[str, float]:
-    journal = story.journal()
-    t0 = next(r["t"] for r in journal if r["kind"] == "load_started")
-    return {r["kind"]: round(r["t"] - t0, 2) for r in journal if r["kind"] in ("fault_applied", "fault_removed")}
+@pytest.fixture
+def experiment(tmp_path: Path) -> ExperimentSpec:
+    (tmp_path / "locustfile.py").write_text("# never imported: the load is fake\n")
+    (tmp_path / "system.yaml").write_text(textwrap.dedent("""\
+        name: tiny
+        locustfile: locustfile.py
+        entry: front
+        services:
+          back: {command: ["{python}", "-c", "pass"]}
+          front:
+            command: ["{python}", "-c", "pass"]
+            upstreams: [{service: back, env: BACK_URL}]
+        """))
+    (tmp_path / "exp.yaml").write_text(textwrap.dedent("""\
+        name: tiny
+        system: system.yaml
+        load: {users: 1, spawn_rate: 1, duration: 0.6}
+        faults:
+          - {name: slow, type: latency, edge: front->back, attributes: {latency: 50}, start: 0.1}
+        steady_state: {warmup: 0s, settle: 0s}
+        checks:
+          - {type: error_rate, max: 0.5, min_requests: 1}
+        """))
+    return load_experiment(tmp_path / "exp.yaml")
 
 
-def test_a_sound_run_goes_through_its_phases_in_order_and_passes(story: Story) -> None:
-    result = story.run()
-    assert (result.status, result.verdict, result.exit_code) == ("completed", "passed", 0)
-    assert story.events == ["phase setup", "phase load", "applied slow at 8.00", "removed slow at 20.00",
-                            "phase teardown", "phase checks", "phase reports"]
-    assert story.kinds("run_started", "phase", "service_started", "load_started", "fault_applied", "fault_removed",
-                       "load_stopped", "run_finished") == [
-        "run_started", "phase", "service_started", "service_started", "phase", "load_started", "fault_applied",
-        "fault_removed", "phase", "load_stopped", "run_finished"]  # load_stopped is read once load has ended
-    assert [r["service"] for r in story.journal() if r["kind"] == "service_started"] == ["back", "front"]
-    assert story.deployed.toxiproxy.calls == ["add latency slow on front->back", "remove slow on front->back"]  # type: ignore[attr-defined]
-    assert [(c.name, c.verdict) for c in result.checks] == [
-        ("steady-state before: error-rate", "passed"), ("steady-state after: error-rate", "passed"),
-        ("errors-during-fault", "passed")]
-    assert result.counts["requests"] == 600  # 20 a second for 30 s of fake time
-    for name in ("report.html", "result.json", "junit.xml", "journal.jsonl"):
-        assert (story.tmp / "run" / name).is_file()
-    assert json.loads((story.tmp / "run" / "result.json").read_text())["exit_code"] == 0
+def run(exp: ExperimentSpec, tmp_path: Path, **kw: Any) -> RunResult:
+    return run_experiment(exp, RunOptions(runtime="test-fake", out=tmp_path / "run", **kw))
 
 
-def test_faults_take_effect_at_their_planned_offsets_and_the_journal_says_when(story: Story) -> None:
-    story.run()
-    assert fault_offsets(story) == {"fault_applied": 8.0, "fault_removed": 20.0}
-    [applied] = [r for r in story.journal() if r["kind"] == "fault_applied"]
-    assert (applied["fault"], applied["type"], applied["target"], applied["planned_s"]) == ("slow", "latency", "front->back", 8.0)
+def assert_reported(result: RunResult) -> dict[str, Any]:
+    for name in FILES:
+        assert (result.run_dir / name).is_file(), f"{name} missing"
+    ET.parse(result.run_dir / "junit.xml")
+    doc = json.loads((result.run_dir / "result.json").read_text())
+    assert doc["status"] == result.status and doc["exit_code"] == result.exit_code
+    history = read_journal(result.run_dir / "journal.jsonl")
+    assert history.records[-1]["kind"] == "run_finished" and history.records[-1]["status"] == result.status
+    return doc
 
 
-def test_a_defective_system_fails_the_check_that_watches_the_fault(story: Story) -> None:
-    story.behaviour = degraded_by_the_fault
-    result = story.run()
-    assert (result.status, result.verdict, result.exit_code) == ("completed", "failed", 1)
-    [check] = [c for c in result.checks if c.name == "errors-during-fault"]
-    assert check.verdict == "failed"
-    # The request sent at the very moment the fault was applied still went through.
-    assert check.summary == "error rate 99.58% over 240 requests in 'during slow' (max 5.00%)"
-    steady = [c.verdict for c in result.checks if c.name.startswith("steady-state")]
-    assert steady == ["passed", "passed"]  # the system is fine outside the fault: the check caught the right thing
+def assert_healed(script: Script) -> None:
+    assert not script.toxiproxy.toxics, f"faults left: {script.toxiproxy.toxics}"
 
 
-def test_a_system_off_its_steady_state_is_never_faulted(story: Story) -> None:
-    story.behaviour = unhealthy
-    result = story.run()
-    assert (result.status, result.verdict, result.exit_code) == ("aborted", "failed", 1)
-    assert story.kinds("fault_applied", "fault_removed") == []
-    assert story.deployed.toxiproxy.calls == []  # type: ignore[attr-defined]
-    [probe] = [r for r in story.journal() if r["kind"] == "probe"]
-    assert probe["verdict"] == "failed" and probe["summary"].startswith("error rate 25.")
-    assert story.load is not None and story.load.stopped and story.deployed.stopped
-    # The gate came at the first fault's start: load did not run its 30 s.
-    assert story.load.requests == 160
+def test_a_completed_run_heals_stops_and_passes(script: Script, experiment: ExperimentSpec, tmp_path: Path) -> None:
+    result = run(experiment, tmp_path)
+    assert (result.status, result.exit_code) == ("completed", 0)
+    assert_reported(result)
+    assert_healed(script)
+    assert script.stopped == ["load", "runtime"]
 
 
-def test_a_process_fault_acts_through_the_runtime_and_is_not_mistaken_for_a_crash(story: Story) -> None:
-    result = story.run(KILL)
-    assert result.status == "completed"
-    assert story.deployed.actions == ["start back", "start front", "kill back", "start back"]
-    assert [(r["service"], r["action"]) for r in story.journal() if r["kind"] == "service_action"] == [
-        ("back", "kill"), ("back", "start")]
-    assert fault_offsets(story) == {"fault_applied": 8.0, "fault_removed": 13.0}
-    assert story.kinds("service_crashed") == []
+def test_an_input_error_at_deploy_time_is_exit_2_with_all_four_files(script: Script, experiment: ExperimentSpec,
+                                                                    tmp_path: Path) -> None:
+    script.deploy_error = InputError("services.front.command: unknown placeholder {nope}", file="system.yaml")
+    result = run(experiment, tmp_path)
+    assert (result.status, result.error_kind, result.exit_code) == ("error", "input", 2)
+    doc = assert_reported(result)
+    assert "unknown placeholder {nope}" in doc["error"] and doc["error_kind"] == "input"
 
 
-def test_a_service_that_dies_on_its_own_ends_the_run_and_the_fault_is_still_removed(story: Story) -> None:
-    story.crash = {"back": 12.0}
-    result = story.run()
-    assert (result.status, result.exit_code) == ("aborted", 1)
-    assert "service(s) back exited on their own during the run" in (result.error or "")
-    assert story.kinds("fault_applied", "service_crashed", "fault_removed", "run_finished") == [
-        "fault_applied", "service_crashed", "fault_removed", "run_finished"]
-    assert story.deployed.toxiproxy.toxics == {}  # type: ignore[attr-defined]
-    assert story.load is not None and story.load.stopped and story.deployed.stopped
+def test_an_environment_problem_is_exit_3(script: Script, experiment: ExperimentSpec, tmp_path: Path) -> None:
+    script.deploy_error = EnvironmentProblem("toxiproxy-server not found", hint="run make tools")
+    result = run(experiment, tmp_path)
+    assert (result.status, result.error_kind, result.exit_code) == ("error", "environment", 3)
+    assert_reported(result)
 
 
-def test_a_load_generator_that_dies_is_an_environment_error_and_faults_are_healed(story: Story) -> None:
-    story.load_options = {"exits_at": 12.0, "exit_code": 1}
-    result = story.run()
-    assert (result.status, result.verdict, result.exit_code) == ("errored", "unknown", 3)
-    assert "the load generator exited with code 1" in (result.error or "")
-    assert "fake load: the locustfile raised" in (result.error or "")
-    assert story.deployed.toxiproxy.calls[-1] == "remove slow on front->back"  # type: ignore[attr-defined]
-    assert story.deployed.stopped
+def test_a_bug_is_exit_4_with_its_traceback_in_the_journal(script: Script, experiment: ExperimentSpec,
+                                                           tmp_path: Path) -> None:
+    script.deploy_error = ZeroDivisionError("division by zero")
+    result = run(experiment, tmp_path)
+    assert (result.status, result.error_kind, result.exit_code) == ("error", "internal", 4)
+    assert "a bug in the harness" in (result.error or "")
+    assert_reported(result)
+    [err] = list(read_journal(result.run_dir / "journal.jsonl").of_kind("run_error"))
+    assert "ZeroDivisionError" in err["traceback"]
 
 
-def test_an_interrupt_during_a_fault_heals_it_stops_everything_and_exits_130(story: Story) -> None:
-    story.load_options = {"interrupt_at": 12.0}
-    result = story.run()
+def test_a_bug_in_the_load_phase_still_heals_the_fault(script: Script, experiment: ExperimentSpec,
+                                                       tmp_path: Path) -> None:
+    def boom() -> None:
+        raise KeyError("bug")
+    script.hooks["load.during"] = boom
+    result = run(experiment, tmp_path)
+    assert (result.status, result.exit_code) == ("error", 4)
+    assert_healed(script)
+    assert script.stopped == ["load", "runtime"]
+    assert_reported(result)
+
+
+@pytest.mark.parametrize("phase", ["deploy", "load.start", "load.during", "load.stop", "runtime.stop"])
+def test_a_signal_in_any_phase_ends_interrupted_after_healing(script: Script, experiment: ExperimentSpec,
+                                                              tmp_path: Path, phase: str) -> None:
+    script.hooks[phase] = interrupt
+    result = run(experiment, tmp_path)
+    assert (result.status, result.exit_code) == ("interrupted", 130), result.error
+    assert_healed(script)
+    assert_reported(result)
+    if phase != "deploy":
+        assert "runtime" in script.stopped
+
+
+def test_a_signal_during_the_checks_ends_interrupted_after_the_checks(script: Script, experiment: ExperimentSpec,
+                                                                     tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    real = runner_module.evaluate
+
+    def evaluate_then_signal(*args: Any) -> Any:
+        interrupt()
+        return real(*args)
+    monkeypatch.setattr(runner_module, "evaluate", evaluate_then_signal)
+    result = run(experiment, tmp_path)
     assert (result.status, result.exit_code) == ("interrupted", 130)
-    assert fault_offsets(story)["fault_removed"] == pytest.approx(12.0, abs=0.06)
-    assert story.deployed.toxiproxy.toxics == {} and story.deployed.stopped  # type: ignore[attr-defined]
-    assert story.load is not None and story.load.stopped
-    [finished] = [r for r in story.journal() if r["kind"] == "run_finished"]
-    assert finished["status"] == "interrupted" and finished["error"] == "interrupted by SIGINT"
+    assert result.checks, "the checks under way were finished"
+    assert assert_reported(result)["status"] == "interrupted"
 
 
-def test_a_runtime_that_cannot_start_is_an_environment_error_and_no_load_runs(story: Story) -> None:
-    story.runtime_error = EnvironmentProblem("toxiproxy-server not found", hint="run `make tools`")
-    result = story.run()
-    assert (result.status, result.exit_code) == ("errored", 3)
-    assert story.load is None
-    assert story.kinds("phase", "run_finished") == ["phase", "phase", "run_finished"]  # setup, teardown
-    assert "hint: run `make tools`" in (result.error or "")
+def test_a_signal_while_the_reports_are_written_is_in_the_reports(script: Script, experiment: ExperimentSpec,
+                                                                  tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    real = runner_module.write_reports
+    calls: list[str] = []
+
+    def write_then_signal(run_dir: Path, result: RunResult, history: Any) -> Any:
+        calls.append(result.status)
+        out = real(run_dir, result, history)
+        if len(calls) == 1:
+            interrupt()
+        return out
+    monkeypatch.setattr(runner_module, "write_reports", write_then_signal)
+    result = run(experiment, tmp_path)
+    assert calls == ["completed", "interrupted"]
+    assert assert_reported(result)["status"] == "interrupted" and result.exit_code == 130
 
 
-def test_an_unknown_defect_is_an_input_error_before_anything_starts(story: Story) -> None:
-    with pytest.raises(InputError, match="system 'fake' has no defect 'nope'; defects: none"):
-        story.run(defect="nope")
-    assert story.deployment is None and not (story.tmp / "run").exists()
+def test_a_second_signal_takes_the_fast_way_and_still_heals_first(script: Script, experiment: ExperimentSpec,
+                                                                  tmp_path: Path) -> None:
+    order: list[str] = []
+    script.hooks["load.during"] = interrupt
+    script.hooks["load.stop"] = interrupt  # the second signal, while the load is being stopped gracefully
+    real_reset = script.toxiproxy.reset
+
+    def reset() -> None:
+        order.append("reset")
+        real_reset()
+    script.toxiproxy.reset = reset  # type: ignore[method-assign]
+    script.hooks["runtime.stop"] = lambda: order.append("runtime")
+    result = run(experiment, tmp_path)
+    assert (result.status, result.exit_code) == ("interrupted", 130)
+    assert_healed(script)
+    assert order and order[-1] == "runtime", order
+    assert_reported(result)
+    notes = [r for r in read_journal(result.run_dir / "journal.jsonl").of_kind("phase")]
+    assert notes[-1]["phase"] == "checks"
+    assert result.checks == [], "a forced exit skips the checks"
+
+
+def test_a_second_signal_while_a_fault_is_removed_resets_toxiproxy(script: Script, experiment: ExperimentSpec,
+                                                                   tmp_path: Path) -> None:
+    order: list[str] = []
+    script.hooks["load.during"] = interrupt
+    script.hooks["toxic.remove"] = interrupt  # the second signal lands inside the graceful removal
+    real_reset = script.toxiproxy.reset
+
+    def reset() -> None:
+        order.append("reset")
+        real_reset()
+    script.toxiproxy.reset = reset  # type: ignore[method-assign]
+    script.hooks["load.stop"] = lambda: order.append("load")
+    script.hooks["runtime.stop"] = lambda: order.append("runtime")
+    result = run(experiment, tmp_path)
+    assert (result.status, result.exit_code) == ("interrupted", 130)
+    assert_healed(script)
+    assert order == ["reset", "load", "runtime"], "healed first, then the rest (killed already)"
+    removed = list(read_journal(result.run_dir / "journal.jsonl").of_kind("fault_removed"))
+    assert [r.get("via") for r in removed] == ["reset"]
+
+
+def test_a_broken_report_renderer_still_leaves_four_files(script: Script, experiment: ExperimentSpec, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(run_dir: Path, result: RunResult, history: Any) -> Any:
+        (run_dir / "result.json").write_text("{}")
+        raise ValueError("template bug")
+    monkeypatch.setattr(runner_module, "write_reports", broken)
+    result = run(experiment, tmp_path)
+    assert (result.status, result.error_kind, result.exit_code) == ("error", "internal", 4)
+    assert "template bug" in (result.error or "")
+    assert_reported(result)
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, s: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_console_changes_nothing_but_the_output(script: Script, experiment: ExperimentSpec,
+                                                         tmp_path: Path) -> None:
+    opts = RunOptions(runtime="test-fake", out=tmp_path / "run")
+    console = ConsoleProgress(opts.events, stream=ClosedPipe())
+    result = run_experiment(experiment, opts)
+    assert console.closed
+    assert (result.status, result.exit_code) == ("completed", 0)
+    assert_healed(script)
+    assert_reported(result)
