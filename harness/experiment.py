@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from . import plugins
-from .catalog import builtin_systems, resolve_system
+from .catalog import builtin_systems, missing_hint, resolve_system
 from .checks.registry import check_types
 from .durations import Duration
 from .errors import InputError, Problems
@@ -120,7 +120,8 @@ def parse_experiment(doc: YamlDocument) -> ExperimentSpec:
 
     manifest = resolve_system(exp.system, exp.path.parent)
     if manifest is None:
-        known = ", ".join(builtin_systems()) or "none"
+        builtin = builtin_systems(near=exp.path.parent)
+        known = ", ".join(builtin) if builtin else f"none ({missing_hint(exp.path.parent)})"
         problems.add("system", f"unknown system '{exp.system}': not a manifest path and not a built-in system; built-in: {known}",
                      doc.line_of(("system",)))
         raise InputError(problems.items, file=problems.file)

@@ -26,7 +26,6 @@ from pathlib import Path
 
 from . import runstate
 from . import runtime as _runtimes  # noqa: F401  (registers the runtimes)
-from .catalog import REPO_ROOT
 from .checks import evaluate
 from .checks.evaluate import run_one
 from .checks.windows import Windows
@@ -75,9 +74,10 @@ class RunOptions:
 
 
 def default_run_dir(exp: ExperimentSpec, defect: str | None) -> Path:
+    """``./reports/<time>-<experiment>[-<defect>]`` under the current directory, never beside the package."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = f"-{defect}" if defect else ""
-    base = REPO_ROOT / "reports" / f"{stamp}-{exp.name}{suffix}"
+    base = Path.cwd() / "reports" / f"{stamp}-{exp.name}{suffix}"
     path, n = base, 1
     while path.exists():
         n += 1

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import time
+import uuid
+from typing import Any
 
 import httpx
 import pytest
 
-from harness.faults import Proxy, ToxiproxyClient
+from harness.faults import ToxiproxyClient
+from harness.net import free_port
 from harness.traffic.sampler import EdgeSampler, counter_at, edge_series, parse_counters
 
 PAGE = """\
@@ -38,7 +41,10 @@ def test_a_counter_reset_carries_on_from_where_it_was() -> None:
 
 
 @pytest.mark.integration
-def test_the_sampler_records_the_bytes_a_real_proxy_carried(toxiproxy: ToxiproxyClient, edge_proxy: Proxy) -> None:
+def test_the_sampler_records_the_bytes_a_real_proxy_carried(toxiproxy: ToxiproxyClient, upstream: Any) -> None:
+    # A proxy name no other test of this session used: Toxiproxy keeps a deleted proxy's counters
+    # under its name, so a shared name would start from another test's bytes.
+    edge_proxy = toxiproxy.create_proxy(f"sampled-{uuid.uuid4().hex[:8]}", f"127.0.0.1:{free_port()}", upstream.address)
     sampler = EdgeSampler(toxiproxy.base_url, {edge_proxy.name: "orders->payments"}, interval=0.2).start()
     for _ in range(5):
         httpx.get(f"http://{edge_proxy.listen}/", timeout=5).raise_for_status()
