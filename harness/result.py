@@ -27,6 +27,8 @@ class RunResult:
     error: str | None = None
     experiment_path: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """More sections for result.json and the report (e.g. ``matrix`` from ``harness explore``)."""
 
     @property
     def deviated(self) -> bool:
@@ -67,4 +69,5 @@ class RunResult:
             "error": self.error,
             "counts": self.counts,
             "checks": [c.to_dict() for c in self.checks],
+            **self.extra,
         }

@@ -94,7 +94,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
             deployment = runtime_factory(DeployRequest(system=system, run_dir=run_dir, journal=journal, events=ev,
                                                        defect=opts.defect, metrics_needed=_reads_metrics(exp)))
             timeline = FaultTimeline(exp, deployment, journal, ev)
-            sampler = start_sampling(deployment)  # traffic per edge, for amplification checks
+            sampler = start_sampling(deployment, run_dir / "logs" / "toxiproxy.log")  # edge traffic
             locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
             load = LoadProcess(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
                                spawn_rate=exp.load.spawn_rate, duration=exp.load.duration,

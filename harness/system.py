@@ -17,7 +17,7 @@ from .durations import Duration
 from .errors import InputError, Problems
 from .invariants.spec import AuditSpec, InvariantSpec, QuiescenceSpec
 from .model import Spec
-from .params import Parameter
+from .params import Parameter, evaluate_bound
 from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_yaml
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
@@ -42,6 +42,9 @@ class UpstreamSpec(Spec):
     url: str = "http://{host}:{port}"
     name: str | None = Field(None, description="edge name; default '<from>-><to>'")
     timeout_param: str | None = Field(None, description="the parameter that is the caller's timeout on this edge")
+    max_amplification: float | str | None = Field(
+        None, description="explore: most calls per request this edge may carry under a fault, vs normal "
+                          "(a number or an expression over parameters, e.g. 'attempts * 1.25')")
 
 
 class ServiceSpec(Spec):
@@ -201,6 +204,12 @@ def _validate_effects(system: SystemSpec, doc: YamlDocument, problems: Problems)
             problems.add(f"parameters.{name}", str(exc), doc.line_of(("parameters", name)))
     for sname, svc in system.services.items():
         for i, up in enumerate(svc.upstreams):
+            if isinstance(up.max_amplification, str):
+                try:
+                    evaluate_bound(up.max_amplification, params)
+                except ValueError as exc:
+                    loc = ("services", sname, "upstreams", i, "max_amplification")
+                    problems.add(format_loc(loc), str(exc), doc.line_of(loc))
             if up.timeout_param is None:
                 continue
             loc = ("services", sname, "upstreams", i, "timeout_param")

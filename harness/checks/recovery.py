@@ -1,0 +1,115 @@
+"""``recovery``: after a fault ends, the requests return to their own baseline within a bound.
+
+From the fault's actual removal, the requests are cut into ``bucket``-long slices; the system
+has recovered at the start of the first run of ``sustain`` consecutive slices in which the
+error rate is at most ``baseline + error_rate_slack`` and the latency percentile at most
+``baseline * latency_ratio_max + latency_slack``. That moment must come within ``within``.
+Compared with the system's own ``baseline`` window (``before``), so it needs no absolute
+numbers: "back to normal", for whatever normal was.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Iterable
+
+from pydantic import Field
+
+from ..durations import Duration
+from ..journal import History, Record
+from ..model import Spec
+from .registry import Outcome, check
+from .selection import RequestFilter, percentile, select_requests
+from .windows import AnchorSpec, Window, Windows, WindowSpec, window_references
+
+if TYPE_CHECKING:
+    from ..experiment import ExperimentSpec
+
+
+class RecoveryParams(Spec):
+    fault: str = Field(description="the fault whose end starts the clock")
+    within: Duration = Field(description="longest acceptable time from the fault's end to recovery")
+    baseline: WindowSpec = Field("before", description="what 'normal' is")
+    requests: RequestFilter | None = None
+    bucket: Duration = Field(1.0, gt=0)
+    sustain: Duration = Field(2.0, gt=0, description="how long it must stay back to normal")
+    percentile: float = Field(95.0, gt=0, le=100)
+    error_rate_slack: float = Field(0.02, ge=0, le=1, description="error rate allowed above the baseline's")
+    latency_ratio_max: float = Field(2.0, ge=1)
+    latency_slack: Duration = Field(0.05, description="absolute allowance on top of the ratio")
+    count_indeterminate: bool = True
+    min_requests: int = Field(10, ge=1, description="fewer baseline requests -> unknown")
+
+
+def _refs(p: RecoveryParams, exp: "ExperimentSpec") -> Iterable[tuple[str, str]]:
+    yield from window_references(AnchorSpec(fault=p.fault), exp, "fault")
+    yield from window_references(p.baseline, exp, "baseline")
+
+
+def _bad(r: Record, p: RecoveryParams) -> bool:
+    return r.get("outcome") == "fail" or (p.count_indeterminate and r.get("outcome") == "info")
+
+
+def baseline_of(reqs: list[Record], p: RecoveryParams) -> dict[str, Any]:
+    ms = sorted(float(r["ms"]) for r in reqs)
+    return {"requests": len(reqs), "error_rate": round(sum(_bad(r, p) for r in reqs) / len(reqs), 4),
+            f"p{p.percentile:g}_ms": round(percentile(ms, p.percentile), 2)}
+
+
+def recovered_at(history: History, p: RecoveryParams, base: dict[str, Any], start: float,
+                 end: float) -> tuple[float | None, list[dict[str, Any]]]:
+    """(seconds from ``start`` to recovery or None, the per-slice series) over [start, end)."""
+    n = max(0, math.ceil((end - start) / p.bucket))
+    slices: list[list[Record]] = [[] for _ in range(n)]
+    for r in select_requests(history.requests, Window("recovery", start, end), p.requests):
+        slices[min(int((r["t"] - start) / p.bucket), n - 1)].append(r)
+    err_max = base["error_rate"] + p.error_rate_slack
+    lat_max = base[f"p{p.percentile:g}_ms"] * p.latency_ratio_max + p.latency_slack * 1000
+    need = max(1, math.ceil(p.sustain / p.bucket - 1e-9))
+    series, run = [], 0
+    found: float | None = None
+    for i, reqs in enumerate(slices):
+        row: dict[str, Any] = {"at_s": round(i * p.bucket, 3), "requests": len(reqs)}
+        ok = False
+        if reqs:
+            row["error_rate"] = round(sum(_bad(r, p) for r in reqs) / len(reqs), 4)
+            row[f"p{p.percentile:g}_ms"] = round(percentile(sorted(float(r["ms"]) for r in reqs), p.percentile), 2)
+            ok = row["error_rate"] <= err_max and row[f"p{p.percentile:g}_ms"] <= lat_max
+        row["normal"] = ok
+        series.append(row)
+        run = run + 1 if ok else 0
+        if found is None and run >= need:
+            found = (i - need + 1) * p.bucket
+    return found, series
+
+
+@check("recovery", RecoveryParams, refs=_refs)
+def recovery(history: History, p: RecoveryParams, windows: Windows) -> Outcome:
+    """After the fault ends, requests are back to their baseline error rate and latency within ``within``."""
+    removed = windows.anchor(AnchorSpec(fault=p.fault, edge="end"))
+    base_w = windows.resolve(p.baseline)
+    evidence: dict[str, Any] = {"fault": p.fault, "within_s": p.within, "baseline": base_w.label}
+    if removed is None:
+        return Outcome("unknown", f"fault '{p.fault}' never ended in this run", evidence)
+    end = history.load_end
+    if not base_w.known or end is None:
+        return Outcome("unknown", f"window '{base_w.label}' did not happen in this run", evidence)
+    base_reqs = select_requests(history.requests, base_w, p.requests)
+    if len(base_reqs) < p.min_requests:
+        return Outcome("unknown", f"only {len(base_reqs)} requests in '{base_w.label}' (need {p.min_requests})", evidence)
+    base = baseline_of(base_reqs, p)
+    evidence["baseline_stats"] = base
+    evidence["normal_is"] = {"error_rate_max": round(base["error_rate"] + p.error_rate_slack, 4),
+                             "latency_max_ms": round(base[f"p{p.percentile:g}_ms"] * p.latency_ratio_max
+                                                     + p.latency_slack * 1000, 2)}
+    at, series = recovered_at(history, p, base, removed, end)
+    evidence["after_fault"] = series[:60]
+    observed = end - removed
+    if at is not None:
+        evidence["recovered_s"] = round(at, 3)
+        verdict = "passed" if at <= p.within else "failed"
+        return Outcome(verdict, f"back to baseline {at:.1f}s after {p.fault} ended (bound {p.within:g}s)", evidence)
+    if observed < p.within + p.sustain:
+        return Outcome("unknown", f"load ended {observed:.1f}s after {p.fault} ended: too soon to see "
+                                  f"{p.sustain:g}s of recovery within {p.within:g}s", evidence)
+    return Outcome("failed", f"not back to baseline in the {observed:.1f}s after {p.fault} ended "
+                             f"(bound {p.within:g}s)", evidence)
