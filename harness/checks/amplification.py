@@ -91,7 +91,7 @@ def measure(history: History, samples: list[tuple[float, float]], w: Window,
 def _rate_points(samples: list[tuple[float, float]], start: float, end: float, origin: float) -> list[list[float]]:
     """Traffic per second between consecutive samples, for the report's sparkline."""
     pts = []
-    for (t0, v0), (t1, v1) in zip(samples, samples[1:]):
+    for (t0, v0), (t1, v1) in zip(samples, samples[1:], strict=False):
         if t1 > start and t0 < end and t1 > t0:
             pts.append([round(t1 - origin, 3), round((v1 - v0) / (t1 - t0), 1)])
     return pts
@@ -123,7 +123,8 @@ def amplification(history: History, p: AmplificationParams, windows: Windows) ->
         if name == "baseline" and not p.relative:
             continue
         if m["requests"] < p.min_requests:
-            return Outcome("unknown", f"only {m['requests']} requests in '{m['window']}' (need {p.min_requests})", evidence)
+            return Outcome("unknown", f"only {m['requests']} requests in '{m['window']}' (need {p.min_requests})",
+                           evidence)
         if m["traffic"] is None:
             return Outcome("unknown", f"the traffic counters do not cover '{m['window']}' (sampled "
                                       f"{samples[0][0] - (windows.origin or 0):.1f}s to "
@@ -144,7 +145,7 @@ def amplification(history: History, p: AmplificationParams, windows: Windows) ->
         b = measures["baseline"]["per_request"]
         summary += f" vs {_fmt(b)} in '{base.label}'"
         if not b:
-            return Outcome("unknown", summary + f": the baseline had none, so no ratio (use max_per_request)",
+            return Outcome("unknown", summary + ": the baseline had none, so no ratio (use max_per_request)",
                            evidence)
         ratio = per / b
         evidence["ratio"] = round(ratio, 3)

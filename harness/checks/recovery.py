@@ -1,9 +1,11 @@
 """``recovery``: after a fault ends, the requests return to their own baseline within a bound.
 
-From the fault's actual removal, the requests are cut into ``bucket``-long slices; the system
-has recovered at the start of the first run of ``sustain`` consecutive slices in which the
-error rate is at most ``baseline + error_rate_slack`` and the latency percentile at most
+From the fault's actual removal, the system has recovered at the first ``bucket`` boundary
+from which the requests of the next ``sustain`` seconds, taken together, have an error rate of
+at most ``baseline + error_rate_slack`` and a latency percentile of at most
 ``baseline * latency_ratio_max + latency_slack``. That moment must come within ``within``.
+Judging ``sustain`` seconds together (not each second alone) keeps one slow request among a
+handful from reading as "not recovered": a percentile of ten requests is nearly their maximum.
 Compared with the system's own ``baseline`` window (``before``), so it needs no absolute
 numbers: "back to normal", for whatever normal was.
 """
@@ -31,7 +33,7 @@ class RecoveryParams(Spec):
     baseline: WindowSpec = Field("before", description="what 'normal' is")
     requests: RequestFilter | None = None
     bucket: Duration = Field(1.0, gt=0)
-    sustain: Duration = Field(2.0, gt=0, description="how long it must stay back to normal")
+    sustain: Duration = Field(2.0, gt=0, description="how long it must be back to normal, judged together")
     percentile: float = Field(95.0, gt=0, le=100)
     error_rate_slack: float = Field(0.02, ge=0, le=1, description="error rate allowed above the baseline's")
     latency_ratio_max: float = Field(2.0, ge=1)
@@ -57,29 +59,26 @@ def baseline_of(reqs: list[Record], p: RecoveryParams) -> dict[str, Any]:
 
 def recovered_at(history: History, p: RecoveryParams, base: dict[str, Any], start: float,
                  end: float) -> tuple[float | None, list[dict[str, Any]]]:
-    """(seconds from ``start`` to recovery or None, the per-slice series) over [start, end)."""
-    n = max(0, math.ceil((end - start) / p.bucket))
-    slices: list[list[Record]] = [[] for _ in range(n)]
-    for r in select_requests(history.requests, Window("recovery", start, end), p.requests):
-        slices[min(int((r["t"] - start) / p.bucket), n - 1)].append(r)
+    """(seconds from ``start`` to recovery or None, the series of judged spans) over [start, end)."""
+    reqs = sorted(select_requests(history.requests, Window("recovery", start, end), p.requests), key=lambda r: r["t"])
     err_max = base["error_rate"] + p.error_rate_slack
     lat_max = base[f"p{p.percentile:g}_ms"] * p.latency_ratio_max + p.latency_slack * 1000
-    need = max(1, math.ceil(p.sustain / p.bucket - 1e-9))
-    series, run = [], 0
-    found: float | None = None
-    for i, reqs in enumerate(slices):
-        row: dict[str, Any] = {"at_s": round(i * p.bucket, 3), "requests": len(reqs)}
+    series: list[dict[str, Any]] = []
+    steps = max(0, math.floor((end - start - p.sustain) / p.bucket + 1e-9)) + 1
+    for i in range(steps):
+        lo = start + i * p.bucket
+        span = [r for r in reqs if lo <= r["t"] < lo + p.sustain]
+        row: dict[str, Any] = {"at_s": round(i * p.bucket, 3), "requests": len(span)}
         ok = False
-        if reqs:
-            row["error_rate"] = round(sum(_bad(r, p) for r in reqs) / len(reqs), 4)
-            row[f"p{p.percentile:g}_ms"] = round(percentile(sorted(float(r["ms"]) for r in reqs), p.percentile), 2)
+        if span:
+            row["error_rate"] = round(sum(_bad(r, p) for r in span) / len(span), 4)
+            row[f"p{p.percentile:g}_ms"] = round(percentile(sorted(float(r["ms"]) for r in span), p.percentile), 2)
             ok = row["error_rate"] <= err_max and row[f"p{p.percentile:g}_ms"] <= lat_max
         row["normal"] = ok
         series.append(row)
-        run = run + 1 if ok else 0
-        if found is None and run >= need:
-            found = (i - need + 1) * p.bucket
-    return found, series
+        if ok:
+            return i * p.bucket, series
+    return None, series
 
 
 @check("recovery", RecoveryParams, refs=_refs)
@@ -95,7 +94,8 @@ def recovery(history: History, p: RecoveryParams, windows: Windows) -> Outcome:
         return Outcome("unknown", f"window '{base_w.label}' did not happen in this run", evidence)
     base_reqs = select_requests(history.requests, base_w, p.requests)
     if len(base_reqs) < p.min_requests:
-        return Outcome("unknown", f"only {len(base_reqs)} requests in '{base_w.label}' (need {p.min_requests})", evidence)
+        return Outcome("unknown", f"only {len(base_reqs)} requests in '{base_w.label}' (need {p.min_requests})",
+                       evidence)
     base = baseline_of(base_reqs, p)
     evidence["baseline_stats"] = base
     evidence["normal_is"] = {"error_rate_max": round(base["error_rate"] + p.error_rate_slack, 4),
@@ -106,8 +106,8 @@ def recovery(history: History, p: RecoveryParams, windows: Windows) -> Outcome:
     observed = end - removed
     if at is not None:
         evidence["recovered_s"] = round(at, 3)
-        verdict = "passed" if at <= p.within else "failed"
-        return Outcome(verdict, f"back to baseline {at:.1f}s after {p.fault} ended (bound {p.within:g}s)", evidence)
+        return Outcome("passed" if at <= p.within else "failed",
+                       f"back to baseline {at:.1f}s after {p.fault} ended (bound {p.within:g}s)", evidence)
     if observed < p.within + p.sustain:
         return Outcome("unknown", f"load ended {observed:.1f}s after {p.fault} ended: too soon to see "
                                   f"{p.sustain:g}s of recovery within {p.within:g}s", evidence)

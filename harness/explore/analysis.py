@@ -37,6 +37,8 @@ COLUMNS = {"edge": ["down", "reset", "latency-below", "latency-above", "blackhol
 SKIP_S = 1.0
 """The first second of a fault window is left out: the fault's onset, not its steady effect."""
 COUNTER_MARGIN_S = 2.0
+RECOVERY = {"percentile": 90, "sustain": 2.0}
+"""Back to normal: 2 s of requests at the baseline's error rate (+2 points) and p90 (x2 + 50 ms)."""
 RELATIVE_ABOVE = 0.2
 """New connections per request in the baseline above which amplification is judged as a ratio."""
 
@@ -119,21 +121,23 @@ def analyse(history: History, system: SystemSpec, plan: Plan, *, fail_on: list[s
         elif reference is not None:
             drift = baseline_drift(reference, base)
             row["baseline"] = {"verdict": "failed" if drift else "passed",
-                               "summary": f"baseline off the reference: {drift}" if drift else "baseline as the reference"}
+                               "summary": f"baseline off the reference: {drift}" if drift
+                               else "baseline as the reference"}
         fault = run.start.get("fault")
         if fault is not None:
             fw = h.faults().get(fault)
             row["applied"] = fw is not None and fw.applied is not None
-            during = windows.resolve(FaultWindowSpec(during=fault, skip=SKIP_S))
+            during = windows.resolve(FaultWindowSpec.model_validate({"during": fault, "skip": SKIP_S}))
             if during.known and before.known:
                 row["endpoints"] = endpoint_impact(h, before, during)
                 row["degraded"] = degraded(row["endpoints"])
-            row["recovery"] = _prop(recovery(h, RecoveryParams(fault=fault, within=within), windows))
+            params = RecoveryParams.model_validate({"fault": fault, "within": within, **RECOVERY})
+            row["recovery"] = _prop(recovery(h, params, windows))
             amp = _amplification(h, windows, system, cell.target, cell.target_kind, fault, max_amplification)
             if amp is not None:  # a service no edge leads to (the entry) puts no load anywhere to measure
                 row["amplification"] = amp
         if h.first("invariants_declared") is not None:
-            out = invariant(h, InvariantParams(), windows)
+            out = invariant(h, InvariantParams.model_validate({}), windows)
             broken = [i["name"] for i in out.evidence.get("invariants", []) if i["verdict"] == "failed"]
             inherited = {b: broken_before[b] for b in broken if b in broken_before}
             if inherited:
@@ -184,11 +188,11 @@ def _amplification(h: History, windows: Windows, system: SystemSpec, target: str
     results = []
     for edge in edges:
         bound, how = max_amplification(system, edge, default)
-        window = FaultWindowSpec(during=fault, skip=SKIP_S)
-        out = amplification(h, AmplificationParams(edge=edge, window=window, max_per_request=bound), windows)
+        params = {"edge": edge, "window": {"during": fault, "skip": SKIP_S}}
+        out = amplification(h, AmplificationParams.model_validate({**params, "max_per_request": bound}), windows)
         base = (out.evidence.get("baseline_measure") or {}).get("per_request")
         if base is not None and base >= RELATIVE_ABOVE:
-            out = amplification(h, AmplificationParams(edge=edge, window=window, max_ratio=bound), windows)
+            out = amplification(h, AmplificationParams.model_validate({**params, "max_ratio": bound}), windows)
         results.append((out, edge, bound, how))
     worst = max(results, key=lambda r: (r[0].verdict == "failed", r[0].evidence.get("ratio")
                                         or r[0].evidence.get("per_request") or 0.0))

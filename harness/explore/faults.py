@@ -70,7 +70,8 @@ _register(MatrixFault("blackhole", "edge", _blackhole, slow=True, priority=3,
                       describe=lambda t: "answers dropped, connections held open"))
 _register(MatrixFault("latency-below", "edge", lambda t: ("latency", {"latency": _ms(t / 2)}), slow=True, priority=4,
                       describe=lambda t: f"latency {_ms(t / 2)} ms (half the caller's {_ms(t)} ms timeout)"))
-_register(MatrixFault("kill", "service", lambda t: ("kill", {}), priority=0, describe=lambda t: "SIGKILL, restarted after"))
+_register(MatrixFault("kill", "service", lambda t: ("kill", {}), priority=0,
+                      describe=lambda t: "SIGKILL, restarted after"))
 _register(MatrixFault("pause", "service", lambda t: ("pause", {}), slow=True, priority=1,
                       describe=lambda t: "frozen, resumed after"))
 

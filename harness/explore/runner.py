@@ -21,7 +21,7 @@ from .. import runtime as _runtimes  # noqa: F401  (registers the runtimes)
 from ..catalog import REPO_ROOT
 from ..errors import EnvironmentProblem, InputError, RunInterrupted
 from ..events import RunEvents
-from ..experiment import ExperimentSpec, FaultSpec, LoadSpec
+from ..experiment import ExperimentSpec, FaultSpec
 from ..faults import FAULT_TYPES
 from ..faults.timeline import FaultTimeline
 from ..invariants.collect import collect_invariants
@@ -119,13 +119,14 @@ def explore(system: SystemSpec, options: ExploreOptions | None = None) -> RunRes
     with guard.installed():
         try:
             journal.write("run_started", experiment=result.experiment, system=system.name, defect=opts.defect,
-                          seed=opts.seed, runtime=opts.runtime, steady_state={"warmup": plan.phases.warmup, "settle": 0},
+                          seed=opts.seed, runtime=opts.runtime,
+                          steady_state={"warmup": plan.phases.warmup, "settle": 0},
                           load={"users": opts.users, "user_classes": opts.user_classes}, faults=[],
                           explore=plan.to_dict())
             if plan.shortened or plan.dropped:
-                ev.notice.fire(message=f"budget {opts.budget:g}s: phases {plan.phases.baseline:g}/{plan.phases.fault:g}/"
-                                       f"{plan.phases.recovery:g}s, {len(plan.dropped)} cell(s) dropped "
-                                       f"(listed in the report)")
+                ph = plan.phases
+                ev.notice.fire(message=f"budget {opts.budget:g}s: phases {ph.baseline:g}/{ph.fault:g}/{ph.recovery:g}s,"
+                                       f" {len(plan.dropped)} cell(s) dropped (listed in the report)")
             story.run()
         except RunInterrupted as exc:
             result.status, result.error = "interrupted", str(exc)
@@ -161,7 +162,8 @@ class _Story:
 
     def __init__(self, system: SystemSpec, opts: ExploreOptions, plan: Plan, run_dir: Path, journal: JournalWriter,
                  ev: RunEvents):
-        self.system, self.opts, self.plan, self.run_dir, self.journal, self.ev = system, opts, plan, run_dir, journal, ev
+        self.system, self.opts, self.plan = system, opts, plan
+        self.run_dir, self.journal, self.ev = run_dir, journal, ev
         self.deployment: Deployment | None = None
         self.sampler: EdgeSampler | None = None
         self.load: LoadProcess | None = None
@@ -301,7 +303,7 @@ def _cell_experiment(system: SystemSpec, cell: Cell, fault_name: str, duration: 
         spec.parsed_attributes = FAULT_TYPES.get(cell.fault_type).Attributes.model_validate(cell.attributes)
         faults.append(spec)
     exp = ExperimentSpec.model_validate({"name": "explore-cell", "system": system.name,
-                                         "load": LoadSpec(duration=duration).model_dump(), "faults": []})
+                                         "load": {"duration": duration}, "faults": []})
     exp.faults = faults
     exp.system_spec = system
     return exp

@@ -122,7 +122,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": _extreme(min, "min"), "max": _extreme(max, "max"),
     "abs": lambda x: abs(x), "round": lambda x, n=0: round(x, int(n)),
     "distinct": _distinct, "duplicates": _duplicates, "first": _first,
-    "sorted": lambda x: sorted(x, key=_sort_key) if isinstance(x, list) else _fail(f"sorted() needs a list, got {_kind(x)}"),
+    "sorted": lambda x: (sorted(x, key=_sort_key) if isinstance(x, list)
+                         else _fail(f"sorted() needs a list, got {_kind(x)}")),
     "any": _bools(any, "any"), "all": _bools(all, "all"),
     "keys": _mapping(lambda d: d.keys(), "keys"), "values": _mapping(lambda d: d.values(), "values"),
 }
@@ -287,7 +288,7 @@ class _Evaluator:
         if isinstance(node, ast.Compare):
             left = self.ev(node.left, scope)
             self.note(node.left, left, scope)
-            for op, comp in zip(node.ops, node.comparators):
+            for op, comp in zip(node.ops, node.comparators, strict=True):
                 right = self.ev(comp, scope)
                 self.note(comp, right, scope)
                 try:
@@ -347,7 +348,8 @@ class _Evaluator:
                 if not isinstance(row, dict):
                     raise ExprError(f"{self.seg(node)!r}: '.{name}' needs rows, but the list holds {_kind(row)}")
                 if name not in row:
-                    raise ExprError(f"{self.seg(node)!r}: a row has no field '{name}'; fields: {', '.join(map(str, row))}")
+                    raise ExprError(f"{self.seg(node)!r}: a row has no field '{name}'; "
+                                    f"fields: {', '.join(map(str, row))}")
                 out.append(row[name])
             return out
         raise ExprError(f"{self.seg(node)!r}: {_kind(base)} has no fields")
@@ -402,7 +404,8 @@ def _sort_key(v: Any) -> tuple[int, Any]:
 
 def _eq(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
+        if numbers:
             return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
     return bool(a == b)
 

@@ -31,7 +31,7 @@ def derive_system(target: str, out_dir: Path, drop: tuple[str, ...] = (), **addi
     doc = _absolute(yaml.safe_load((directory / "system.yaml").read_text()), directory)
     doc["locustfile"] = str(directory / doc["locustfile"])
     doc.pop("plugins", None)  # the target's own checks are not what these tests judge
-    for name, svc in doc["services"].items():
+    for svc in doc["services"].values():
         svc["cwd"] = str(directory / svc["cwd"]) if svc.get("cwd") else str(directory)
     for key in drop:
         doc.pop(key, None)
