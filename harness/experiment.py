@@ -123,7 +123,7 @@ def parse_experiment(doc: YamlDocument) -> ExperimentSpec:
         known = ", ".join(builtin_systems()) or "none"
         problems.add("system", f"unknown system '{exp.system}': not a manifest path and not a built-in system; built-in: {known}",
                      doc.line_of(("system",)))
-        problems.raise_if_any()
+        raise InputError(problems.items, file=problems.file)
     exp.system_spec = load_system(manifest)  # its own errors name the manifest file
     plugins.load_for(exp.target)
 

@@ -212,13 +212,14 @@ def _validate_effects(system: SystemSpec, doc: YamlDocument, problems: Problems)
                     problems.add(format_loc(loc), str(exc), doc.line_of(loc))
             if up.timeout_param is None:
                 continue
-            loc = ("services", sname, "upstreams", i, "timeout_param")
+            loc: tuple[str | int, ...] = ("services", sname, "upstreams", i, "timeout_param")
             p = params.get(up.timeout_param)
             if p is None or p.kind != "duration":
                 known = ", ".join(n for n, q in params.items() if q.kind == "duration") or "none"
                 what = "is not a duration" if p is not None else "is not a parameter"
                 problems.add(format_loc(loc), f"'{up.timeout_param}' {what}; duration parameters: {known}",
                              doc.line_of(loc))
+    templates: list[tuple[tuple[str | int, ...], str]]
     templates = [(("services", s, "command", i), a) for s, svc in system.services.items() for i, a in enumerate(svc.command)]
     templates += [(("services", s, "env", k), v) for s, svc in system.services.items() for k, v in svc.env.items()]
     templates += [(("defects", d, "env", s, k), v) for d, spec in system.defects.items()

@@ -7,7 +7,7 @@ from . import conformance  # noqa: F401  (registers the response conformance che
 from . import invariant  # noqa: F401  (registers the invariant check over audited effects)
 from . import amplification  # noqa: F401  (registers the edge traffic amplification check)
 from . import recovery  # noqa: F401  (registers the back-to-baseline-after-a-fault check)
-from .evaluate import collect, evaluate
-from .registry import CheckResult, Outcome, check, check_types, merge_verdicts
+from .evaluate import evaluate
+from .registry import CheckResult, Outcome, SeriesQuery, check, check_types, merge_verdicts
 
-__all__ = ["CheckResult", "Outcome", "check", "check_types", "collect", "evaluate", "merge_verdicts"]
+__all__ = ["CheckResult", "Outcome", "SeriesQuery", "check", "check_types", "evaluate", "merge_verdicts"]

@@ -60,7 +60,7 @@ class AuditReader:
             with conn.transaction():
                 with conn.cursor() as cur:
                     cur.execute(f"SET LOCAL statement_timeout = {int(src.timeout * 1000)}")
-                    cur.execute(src.query)  # the manifest's own text
+                    cur.execute(src.query)  # the manifest's own text (psycopg types it as a literal)
                     names = [c.name for c in cur.description or []]
                     rows = [dict(zip(names, (_jsonable(v) for v in r), strict=True)) for r in cur.fetchall()]
         except psycopg.OperationalError:
