@@ -258,7 +258,7 @@ def cmd_explore(args: argparse.Namespace) -> int:
     opts = ExploreOptions(seed=args.seed, budget=args.budget, out=args.out, runtime=args.runtime, defect=args.defect,
                           users=args.users, user_classes=args.user_classes, faults=args.faults, targets=args.targets,
                           fail_on=args.fail_on, recovery_within=args.recovery_within,
-                          max_amplification=args.max_amplification)
+                          max_amplification=args.max_amplification, manifest=manifest, ignore_signals_after=True)
     if args.phases is not None:
         opts.phases = Phases(*args.phases)
     if not args.quiet:

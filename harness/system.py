@@ -202,6 +202,7 @@ def _validate_effects(system: SystemSpec, doc: YamlDocument, problems: Problems)
             params[name] = Parameter.parse(name, raw)
         except ValueError as exc:
             problems.add(f"parameters.{name}", str(exc), doc.line_of(("parameters", name)))
+    loc: tuple[str | int, ...]
     for sname, svc in system.services.items():
         for i, up in enumerate(svc.upstreams):
             if isinstance(up.max_amplification, str):
@@ -212,7 +213,7 @@ def _validate_effects(system: SystemSpec, doc: YamlDocument, problems: Problems)
                     problems.add(format_loc(loc), str(exc), doc.line_of(loc))
             if up.timeout_param is None:
                 continue
-            loc: tuple[str | int, ...] = ("services", sname, "upstreams", i, "timeout_param")
+            loc = ("services", sname, "upstreams", i, "timeout_param")
             p = params.get(up.timeout_param)
             if p is None or p.kind != "duration":
                 known = ", ".join(n for n, q in params.items() if q.kind == "duration") or "none"

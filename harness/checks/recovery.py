@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any, Iterable
 from pydantic import Field
 
 from ..durations import Duration
-from ..journal import History, Record
+from ..data.table import RequestTable
+from ..journal import History
 from ..model import Spec
 from .registry import Outcome, check
-from .selection import RequestFilter, percentile, select_requests
+from .selection import RequestFilter, select_requests
 from .windows import AnchorSpec, Window, Windows, WindowSpec, window_references
 
 if TYPE_CHECKING:
@@ -47,32 +48,27 @@ def _refs(p: RecoveryParams, exp: "ExperimentSpec") -> Iterable[tuple[str, str]]
     yield from window_references(p.baseline, exp, "baseline")
 
 
-def _bad(r: Record, p: RecoveryParams) -> bool:
-    return r.get("outcome") == "fail" or (p.count_indeterminate and r.get("outcome") == "info")
-
-
-def baseline_of(reqs: list[Record], p: RecoveryParams) -> dict[str, Any]:
-    ms = sorted(float(r["ms"]) for r in reqs)
-    return {"requests": len(reqs), "error_rate": round(sum(_bad(r, p) for r in reqs) / len(reqs), 4),
-            f"p{p.percentile:g}_ms": round(percentile(ms, p.percentile), 2)}
+def baseline_of(reqs: RequestTable, p: RecoveryParams) -> dict[str, Any]:
+    return {"requests": len(reqs), "error_rate": round(reqs.error_rate(p.count_indeterminate) or 0.0, 4),
+            f"p{p.percentile:g}_ms": round(reqs.percentile(p.percentile), 2)}
 
 
 def recovered_at(history: History, p: RecoveryParams, base: dict[str, Any], start: float,
                  end: float) -> tuple[float | None, list[dict[str, Any]]]:
     """(seconds from ``start`` to recovery or None, the series of judged spans) over [start, end)."""
-    reqs = sorted(select_requests(history.requests, Window("recovery", start, end), p.requests), key=lambda r: r["t"])
+    reqs = select_requests(history.requests, Window("recovery", start, end), p.requests)
     err_max = base["error_rate"] + p.error_rate_slack
     lat_max = base[f"p{p.percentile:g}_ms"] * p.latency_ratio_max + p.latency_slack * 1000
     series: list[dict[str, Any]] = []
     steps = max(0, math.floor((end - start - p.sustain) / p.bucket + 1e-9)) + 1
     for i in range(steps):
         lo = start + i * p.bucket
-        span = [r for r in reqs if lo <= r["t"] < lo + p.sustain]
+        span = reqs.between(lo, lo + p.sustain)
         row: dict[str, Any] = {"at_s": round(i * p.bucket, 3), "requests": len(span)}
         ok = False
         if span:
-            row["error_rate"] = round(sum(_bad(r, p) for r in span) / len(span), 4)
-            row[f"p{p.percentile:g}_ms"] = round(percentile(sorted(float(r["ms"]) for r in span), p.percentile), 2)
+            row["error_rate"] = round(span.error_rate(p.count_indeterminate) or 0.0, 4)
+            row[f"p{p.percentile:g}_ms"] = round(span.percentile(p.percentile), 2)
             ok = row["error_rate"] <= err_max and row[f"p{p.percentile:g}_ms"] <= lat_max
         row["normal"] = ok
         series.append(row)

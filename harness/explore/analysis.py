@@ -26,6 +26,7 @@ from ..checks.recovery import RecoveryParams, recovery
 from ..checks.registry import CheckResult, Outcome, merge_verdicts
 from ..checks.selection import select_requests
 from ..checks.windows import FaultWindowSpec, Windows
+from ..data.table import RequestTable
 from ..journal import History, Record
 from ..system import SystemSpec
 from .faults import DEPENDENCY_PROBE, MATRIX_FAULTS
@@ -80,16 +81,17 @@ def cell_runs(history: History) -> dict[str, CellRun]:
     return runs
 
 
-def cell_history(run: CellRun, warmup: float) -> History | None:
-    """The cell as a run of its own, or None if its load never started."""
+def cell_history(run: CellRun, warmup: float, requests: RequestTable) -> History | None:
+    """The cell as a run of its own (its load's start and stop, its requests), or None if its load never started."""
     seg = next((r for r in run.records if r["kind"] == "segment_started"), None)
     if seg is None:
         return None
     stop = next((r for r in run.records if r["kind"] == "segment_stopped"), None)
-    end = stop["t"] if stop else max((r["t"] for r in run.records if r["kind"] == "request"), default=seg["t"])
+    mine = requests.between(seg["t"], stop["t"] if stop else None, include_end=True)
+    end = stop["t"] if stop else (float(mine.t[-1]) if len(mine) else seg["t"])
     body = [r for r in run.records if r["kind"] not in ("segment_started", "segment_stopped")]
     return History([{"kind": "run_started", "t": run.start["t"], "steady_state": {"warmup": warmup, "settle": 0.0}},
-                    {"kind": "load_started", "t": seg["t"]}, *body, {"kind": "load_stopped", "t": end}])
+                    {"kind": "load_started", "t": seg["t"]}, *body, {"kind": "load_stopped", "t": end}], mine)
 
 
 def _prop(outcome: Outcome, **extra: Any) -> dict[str, Any]:
@@ -108,13 +110,13 @@ def analyse(history: History, system: SystemSpec, plan: Plan, *, fail_on: list[s
         row: dict[str, Any] = {**cell.to_dict(), "status": "not run"}
         cells.append(row)
         run = runs.get(cell.id)
-        h = cell_history(run, ph.warmup) if run is not None else None
+        h = cell_history(run, ph.warmup, history.requests) if run is not None else None
         if run is None or h is None:
             continue
         row.update(status="ran" if run.finished else "interrupted", index=run.index)
         windows = Windows(h)
         before = windows.resolve("before")
-        base = stats(select_requests(h.requests, before, None)) if before.known else stats([])
+        base = stats(select_requests(h.requests, before, None) if before.known else RequestTable.empty())
         row["baseline_stats"] = base
         if cell.is_baseline:
             reference = base
@@ -163,6 +165,18 @@ def analyse(history: History, system: SystemSpec, plan: Plan, *, fail_on: list[s
               "rows": _rows(system, dependencies), "dependencies": dependencies,
               "cells": [_without_evidence(c) for c in cells]}
     return Analysis(checks, matrix)
+
+
+def reanalyse(history: History) -> Analysis:
+    """Judge a finished explore again from its journal (``harness report``), as it was judged when it ran."""
+    from ..system import load_system
+
+    run = history.run
+    opts = run.get("explore_options") or {}
+    system = load_system(run["experiment_path"])
+    return analyse(history, system, Plan.from_dict(run["explore"]), fail_on=list(opts.get("fail_on") or GATES[:2]),
+                   max_amplification=float(opts.get("max_amplification", 4.0)),
+                   recovery_within=opts.get("recovery_within"))
 
 
 def _without_evidence(row: dict[str, Any]) -> dict[str, Any]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checks.selection import percentile, select_requests
+from ..checks.selection import select_requests
 from ..checks.windows import Window
-from ..journal import History, Record
+from ..data.table import RequestTable
+from ..journal import History
 
 ERROR_RISE = 0.05
 LATENCY_RATIO = 2.0
@@ -22,24 +23,20 @@ LATENCY_RISE_MS = 50.0
 MIN_REQUESTS = 5
 
 
-def stats(reqs: list[Record]) -> dict[str, Any]:
+def stats(reqs: RequestTable) -> dict[str, Any]:
     if not reqs:
         return {"requests": 0, "error_rate": None, "p95_ms": None}
-    bad = sum(1 for r in reqs if r.get("outcome") != "ok")
-    return {"requests": len(reqs), "error_rate": round(bad / len(reqs), 4),
-            "p95_ms": round(percentile(sorted(float(r["ms"]) for r in reqs), 95), 1)}
+    return {"requests": len(reqs), "error_rate": round(reqs.error_rate() or 0.0, 4),
+            "p95_ms": round(reqs.percentile(95), 1)}
 
 
 def endpoint_impact(history: History, before: Window, during: Window) -> list[dict[str, Any]]:
     """Per request name: its numbers in both windows, whether it degraded, and how."""
-    by_name: dict[str, tuple[list[Record], list[Record]]] = {}
-    for r in select_requests(history.requests, before, None):
-        by_name.setdefault(str(r.get("name")), ([], []))[0].append(r)
-    for r in select_requests(history.requests, during, None):
-        by_name.setdefault(str(r.get("name")), ([], []))[1].append(r)
+    b_all, d_all = select_requests(history.requests, before, None), select_requests(history.requests, during, None)
+    names = sorted({n for n, _m, _t in b_all.by_endpoint()} | {n for n, _m, _t in d_all.by_endpoint()})
     out = []
-    for name in sorted(by_name):
-        b, d = stats(by_name[name][0]), stats(by_name[name][1])
+    for name in names:
+        b, d = stats(b_all.where(name=name)), stats(d_all.where(name=name))
         row: dict[str, Any] = {"endpoint": name, "before": b, "during": d, "degraded": None, "how": ""}
         if min(b["requests"], d["requests"]) >= MIN_REQUESTS:
             signs = []

@@ -91,9 +91,20 @@ class Plan:
         return len(self.cells) * self.cell_seconds()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"cells": [c.id for c in self.cells], "phases": self.phases.__dict__, "invariants": self.invariants,
-                "estimate_s": round(self.estimate_s, 1), "shortened": self.shortened, "dropped": self.dropped,
-                "seed": self.seed}
+        return {"cells": [c.to_dict() for c in self.cells], "phases": self.phases.__dict__,
+                "invariants": self.invariants, "estimate_s": round(self.estimate_s, 1), "shortened": self.shortened,
+                "dropped": self.dropped, "seed": self.seed}
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "Plan":
+        """The plan an explore recorded (``run_started.explore``), to judge its journal again."""
+        cells = [Cell(id=c["id"], target=c["target"], target_kind=c["target_kind"], fault=c["fault"],
+                      fault_type=c.get("fault_type", ""), attributes=c.get("attributes") or {},
+                      timeout_s=c.get("caller_timeout_s"), description=c.get("description", ""))
+                 for c in doc.get("cells", [])]
+        return cls(cells, Phases(**doc["phases"]), invariants=bool(doc.get("invariants")),
+                   dropped=list(doc.get("dropped") or []), shortened=bool(doc.get("shortened")),
+                   seed=int(doc.get("seed", 0)))
 
 
 def edge_timeout(system: "SystemSpec", edge: str) -> float:

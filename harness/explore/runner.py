@@ -11,29 +11,37 @@ reported like any run's checks.
 """
 from __future__ import annotations
 
+import contextlib
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import cast
 
+from .. import runstate
 from .. import runtime as _runtimes  # noqa: F401  (registers the runtimes)
 from ..catalog import REPO_ROOT
+from ..data.table import read_requests
 from ..errors import EnvironmentProblem, InputError, RunInterrupted
 from ..events import RunEvents
 from ..experiment import ExperimentSpec, FaultSpec
 from ..faults import FAULT_TYPES
 from ..faults.timeline import FaultTimeline
 from ..invariants.collect import collect_invariants
-from ..journal import JournalWriter, Record, read_journal
+from ..journal import REQUESTS_DIR, History, JournalWriter, Record
 from ..load import LoadProcess
-from ..report import write_reports
-from ..result import RunResult
-from ..runtime.base import Deployment, DeployRequest, runtimes
 from ..registry import UnknownEntry
+from ..result import RunResult
+from ..rundir import prepare_run_dir
+# The run's own glue, so an explore ends, heals and reports exactly like a run does.
+from ..runner import (SystemCrashed, _checkpoint, _drain_events, _drain_sampler, _mark_interrupted, _phase,
+                      _record_ending, _wait_load_started, _write_reports)
+from ..runtime.base import Deployment, DeployRequest, runtimes
 from ..signals import InterruptGuard
 from ..system import SystemSpec
-from ..traffic.sampler import EdgeSampler, start_sampling
+from ..teardown import RunParts, flush_notices, tear_down
+from ..traffic.sampler import start_sampling
 from .analysis import GATES, analyse
 from .faults import MATRIX_FAULTS
 from .plan import Cell, Phases, Plan, make_plan
@@ -41,10 +49,6 @@ from .plan import Cell, Phases, Plan, make_plan
 TICK_S = 0.05
 SEGMENT_KINDS = {"load_started": "segment_started", "load_stopped": "segment_stopped"}
 """Each cell's load writes its own start and stop; the explore's load spans them all."""
-
-
-class ServiceCrashed(Exception):
-    """A service exited without a fault asking it to."""
 
 
 @dataclass
@@ -66,6 +70,10 @@ class ExploreOptions:
     recovery_within: float | None = None
     """Default: the recovery phase minus the 2 s recovery must be sustained, at most 8 s."""
     events: RunEvents = field(default_factory=RunEvents)
+    manifest: Path | None = None
+    """The system's manifest file, recorded so ``harness report`` can judge the run again."""
+    ignore_signals_after: bool = False
+    """As for a run: the CLI ignores signals once the reports are written, so its exit code is result.json's."""
 
 
 def validate_options(system: SystemSpec, opts: ExploreOptions) -> None:
@@ -101,89 +109,125 @@ def default_out(system: SystemSpec, defect: str | None) -> Path:
 
 
 def explore(system: SystemSpec, options: ExploreOptions | None = None) -> RunResult:
+    """Run the matrix; always heal, stop and report (the same guarantees and statuses as a run)."""
     opts = options or ExploreOptions()
     validate_options(system, opts)
     plan = make_plan(system, seed=opts.seed, budget=opts.budget, phases=opts.phases, faults=opts.faults,
                      targets=opts.targets)
-    run_dir = (opts.out or default_out(system, opts.defect)).resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("journal.jsonl", "requests.jsonl", "result.json", "junit.xml", "report.html"):
-        (run_dir / name).unlink(missing_ok=True)
     ev = opts.events
-    journal = JournalWriter(run_dir / "journal.jsonl")
-    result = RunResult(experiment=f"explore-{system.name}", system=system.name, run_dir=run_dir, seed=opts.seed,
-                       runtime=opts.runtime, defect=opts.defect, started=time.time(),
-                       experiment_path=str(system.directory / "system.yaml"))
-    story = _Story(system, opts, plan, run_dir, journal, ev)
-    guard = InterruptGuard(notice=lambda m: ev.notice.fire(message=m))
+    guard = InterruptGuard(ignore_after=opts.ignore_signals_after)
     with guard.installed():
-        try:
-            journal.write("run_started", experiment=result.experiment, system=system.name, defect=opts.defect,
-                          seed=opts.seed, runtime=opts.runtime,
-                          steady_state={"warmup": plan.phases.warmup, "settle": 0},
-                          load={"users": opts.users, "user_classes": opts.user_classes}, faults=[],
-                          explore=plan.to_dict())
-            if plan.shortened or plan.dropped:
-                ph = plan.phases
-                ev.notice.fire(message=f"budget {opts.budget:g}s: phases {ph.baseline:g}/{ph.fault:g}/{ph.recovery:g}s,"
-                                       f" {len(plan.dropped)} cell(s) dropped (listed in the report)")
-            story.run()
-        except RunInterrupted as exc:
-            result.status, result.error = "interrupted", str(exc)
-            ev.notice.fire(message=f"{exc}: healing faults and stopping processes")
-        except ServiceCrashed as exc:
-            result.status, result.error = "aborted", str(exc)
-            ev.notice.fire(message=str(exc))
-        except EnvironmentProblem as exc:
-            result.status, result.error = "errored", str(exc)
-        finally:
-            with guard.shield():
-                story.teardown(result.status)
-        with guard.shield():
-            history = read_journal(run_dir / "journal.jsonl")
-            ev.phase_changed.fire(phase="checks")
-            analysis = analyse(history, system, plan, fail_on=opts.fail_on, max_amplification=opts.max_amplification,
-                               recovery_within=opts.recovery_within)
-            result.checks = analysis.checks
-            for c in result.checks:
-                ev.check_evaluated.fire(result=c)
-            result.extra["matrix"] = analysis.matrix
-            result.counts = {"requests": len(history.requests),
-                             "failures": sum(1 for r in history.requests if r.get("outcome") != "ok"),
-                             "events": len(history.events), "cells": len(analysis.matrix["cells"])}
-            result.finished = time.time()
-            ev.phase_changed.fire(phase="reports")
-            write_reports(run_dir, result, history)
+        run_dir = prepare_run_dir(opts.out or default_out(system, opts.defect))
+        result = RunResult(experiment=f"explore-{system.name}", system=system.name, run_dir=run_dir, seed=opts.seed,
+                           runtime=opts.runtime, defect=opts.defect, started=time.time(),
+                           experiment_path=str(opts.manifest or system.directory / "system.yaml"))
+        parts = RunParts()
+        story = _Story(system, opts, plan, run_dir, parts, ev)
+        with runstate.tracking(uuid.uuid4().hex[:12], run_dir) as parts.state:
+            try:
+                try:
+                    guard.raising = True
+                    journal = parts.journal = JournalWriter(run_dir / "journal.jsonl")
+                    journal.write("run_started", experiment=result.experiment, system=system.name,
+                                  defect=opts.defect, seed=opts.seed, runtime=opts.runtime,
+                                  steady_state={"warmup": plan.phases.warmup, "settle": 0},
+                                  load={"users": opts.users, "user_classes": opts.user_classes}, faults=[],
+                                  explore=plan.to_dict(), experiment_path=result.experiment_path,
+                                  explore_options={"fail_on": opts.fail_on, "max_amplification": opts.max_amplification,
+                                                   "recovery_within": opts.recovery_within})
+                    _checkpoint(guard)
+                    if plan.shortened or plan.dropped:
+                        ph = plan.phases
+                        ev.notice.fire(message=f"budget {opts.budget:g}s: phases {ph.baseline:g}/{ph.fault:g}/"
+                                               f"{ph.recovery:g}s, {len(plan.dropped)} cell(s) dropped (listed in "
+                                               "the report)")
+                    story.run()
+                    result.status = "completed"
+                    guard.raising = False  # the last statement: a signal before it is raised here, after it noted
+                except BaseException as exc:  # noqa: BLE001 - every ending gets a status, then the same clean-up
+                    guard.raising = False
+                    _record_ending(result, exc, parts.journal, ev)
+            except RunInterrupted as exc:  # a signal that landed before the line above switched raising off
+                _record_ending(result, exc, parts.journal, ev)
+            finally:
+                guard.shielded = True  # from here on, a first signal is noted and the clean-up finishes
+                _phase(parts.journal, ev, "teardown")
+                story.finish_segment()  # the current cell's fault and load, recorded as the cell's
+                tear_down(parts, cast(ExperimentSpec, None), guard, ev, completed=lambda: False,
+                          collect=lambda *args: None, drain_events=_drain_events, drain_sampler=_drain_sampler)
+                story.close_load()
+                _conclude(system, plan, opts, result, parts, guard, ev)
     return result
 
 
-class _Story:
-    """The explore's moving parts, so the teardown can reach whatever is running."""
+def _conclude(system: SystemSpec, plan: Plan, opts: ExploreOptions, result: RunResult, parts: RunParts,
+              guard: InterruptGuard, ev: RunEvents) -> None:
+    """The cells judged from the journal, then the reports. Never raises; the four files always exist."""
+    run_dir = result.run_dir
+    history = History([])
+    try:
+        flush_notices(guard, ev)
+        if parts.journal is None:
+            parts.journal = JournalWriter(run_dir / "journal.jsonl")
+        _phase(parts.journal, ev, "checks")
+        history = History(parts.journal.records, read_requests(run_dir / REQUESTS_DIR))
+        analysis = analyse(history, system, plan, fail_on=opts.fail_on, max_amplification=opts.max_amplification,
+                           recovery_within=opts.recovery_within)
+        result.extra["matrix"] = analysis.matrix
+        for c in analysis.checks:
+            result.checks.append(c)
+            ev.check_evaluated.fire(result=c)
+    except Exception as exc:  # noqa: BLE001 - a bug in the analysis still gets reports
+        _record_ending(result, exc, parts.journal, ev)
+    cells = result.extra.get("matrix", {}).get("cells", [])
+    result.counts = {"requests": len(history.requests), "failures": len(history.requests) - history.requests.succeeded,
+                     "events": len(history.events), "cells": sum(1 for c in cells if c.get("status") == "ran")}
+    for _ in range(3):  # again if a signal came while writing, so the files say what happened
+        seen = guard.received
+        _mark_interrupted(result, guard)
+        result.finished = time.time()
+        _write_reports(run_dir, result, history, ev)
+        if guard.received == seen:
+            break
+    guard.frozen = True
+    flush_notices(guard, ev)
+    if parts.journal is not None:
+        with contextlib.suppress(OSError, ValueError):
+            parts.journal.write("run_finished", status=result.status, error=result.error, error_kind=result.error_kind)
+            parts.journal.close()
+    if parts.state is not None and not parts.state.leftovers():
+        parts.state.discard()
 
-    def __init__(self, system: SystemSpec, opts: ExploreOptions, plan: Plan, run_dir: Path, journal: JournalWriter,
+
+class _Story:
+    """The explore's moving parts live in ``parts``, so the teardown reaches whatever is running."""
+
+    def __init__(self, system: SystemSpec, opts: ExploreOptions, plan: Plan, run_dir: Path, parts: RunParts,
                  ev: RunEvents):
         self.system, self.opts, self.plan = system, opts, plan
-        self.run_dir, self.journal, self.ev = run_dir, journal, ev
-        self.deployment: Deployment | None = None
-        self.sampler: EdgeSampler | None = None
-        self.load: LoadProcess | None = None
-        self.timeline: FaultTimeline | None = None
+        self.run_dir, self.parts, self.ev = run_dir, parts, ev
         self.first_load: float | None = None
         self.last_stop: float | None = None
 
+    @property
+    def journal(self) -> JournalWriter:
+        assert self.parts.journal is not None
+        return self.parts.journal
+
     def run(self) -> None:
-        self._phase("setup")
-        self.deployment = runtimes.get(self.opts.runtime)(DeployRequest(
+        _phase(self.journal, self.ev, "setup")
+        self.parts.deployment = runtimes.get(self.opts.runtime)(DeployRequest(
             system=self.system, run_dir=self.run_dir, journal=self.journal, events=self.ev, defect=self.opts.defect))
-        self.sampler = start_sampling(self.deployment, self.run_dir / "logs" / "toxiproxy.log")
-        self._phase("load")
+        self.parts.sampler = start_sampling(self.parts.deployment, self.run_dir / "logs" / "toxiproxy.log")
+        _phase(self.journal, self.ev, "load")
         for index, cell in enumerate(self.plan.cells):
             self.ev.notice.fire(message=f"cell {index}/{len(self.plan.cells) - 1}: {cell.id}"
                                         + (f" ({cell.description})" if cell.description else ""))
             self._cell(index, cell)
 
     def _cell(self, index: int, cell: Cell) -> None:
-        assert self.deployment is not None
+        deployment = self.parts.deployment
+        assert deployment is not None
         ph = self.plan.phases
         fault_name = f"c{index:02d}-{cell.fault}"
         self.journal.write("cell_started", cell=cell.id, index=index, fault=None if cell.is_baseline else fault_name,
@@ -191,70 +235,76 @@ class _Story:
                            fault_type=cell.fault_type, attributes=cell.attributes, phases=ph.__dict__)
         # The reference cell needs no fault and no recovery: a baseline twice as long is plenty.
         duration = ph.warmup + (2 * ph.baseline if cell.is_baseline else ph.total)
-        exp = _cell_experiment(self.system, cell, fault_name, duration, ph)
-        self.timeline = FaultTimeline(exp, self.deployment, self.journal, self.ev)
-        self.load = LoadProcess(locustfile=self.system.locustfile_path, host=self.deployment.entry_url,
-                                users=self.opts.users, spawn_rate=self.opts.spawn_rate or self.opts.users,
-                                duration=duration, user_classes=self.opts.user_classes, seed=self.opts.seed + index,
-                                out_path=self.run_dir / "requests.jsonl",
-                                log_path=self.run_dir / "logs" / f"locust-cell{index:02d}.log",
-                                env=self.deployment.load_env())
-        self.load.start()
-        t0 = self.load.wait_started(timeout=60.0)
+        timeline = self.parts.timeline = FaultTimeline(_cell_experiment(self.system, cell, fault_name, duration, ph),
+                                                       deployment, self.journal, self.ev)
+        load = self.parts.load = LoadProcess(
+            locustfile=self.system.locustfile_path, host=deployment.entry_url, users=self.opts.users,
+            spawn_rate=self.opts.spawn_rate or self.opts.users, duration=duration, user_classes=self.opts.user_classes,
+            seed=self.opts.seed + index, out_dir=self.run_dir / REQUESTS_DIR,
+            log_path=self.run_dir / "logs" / f"locust-cell{index:02d}.log", env=deployment.load_env(),
+            writer=f"cell{index:02d}")
+        load.start()
+        t0 = _wait_load_started(load)
         if self.first_load is None:
             self.first_load = t0
             self.journal.write("load_started", t=t0, users=self.opts.users)
-        self.timeline.begin(t0)
-        self._drive(t0, duration)
-        self._finish_segment()
+        timeline.begin(t0)
+        self._drive(load, timeline, deployment, t0, duration)
+        self.finish_segment()
         if self.plan.invariants:
             self.ev.notice.fire(message="load stopped: waiting for the system to go quiet, then auditing invariants")
-            for rec in collect_invariants(self.system, list(self.system.invariants), self.deployment.service_url):
+            for rec in collect_invariants(self.system, list(self.system.invariants), deployment.service_url):
                 self.journal.write_record(rec)
         self.journal.write("cell_finished", cell=cell.id, index=index)
 
-    def _drive(self, t0: float, duration: float) -> None:
-        assert self.load is not None and self.timeline is not None and self.deployment is not None
-        requests = failures = 0
+    def _drive(self, load: LoadProcess, timeline: FaultTimeline, deployment: Deployment, t0: float,
+               duration: float) -> None:
         last_progress = 0.0
         while True:
             now = time.time()
-            for rec in self.load.drain():
+            for rec in load.drain():
                 self._write_load_record(rec)
-                if rec["kind"] == "request":
-                    requests += 1
-                    failures += rec.get("outcome") != "ok"
-            self._drain_side()
-            crashed = self.deployment.check_alive()
+            _drain_events(deployment, self.journal, self.ev)
+            _drain_sampler(self.parts.sampler, self.journal)
+            crashed = deployment.check_alive()
             if crashed:
                 for service in crashed:
                     self.journal.write("service_crashed", service=service)
-                raise ServiceCrashed(f"service(s) {', '.join(crashed)} exited on their own during the explore; "
-                                     "see logs/ in the run folder")
-            self.timeline.tick(now)
+                raise SystemCrashed(f"service(s) {', '.join(crashed)} exited on their own during the explore; "
+                                    "see logs/ in the run folder")
+            timeline.tick(now)
             if now - last_progress >= 1.0:
                 last_progress = now
-                self.ev.progress.fire(elapsed_s=now - t0, duration_s=duration, requests=requests, failures=failures,
-                                      active_faults=self.timeline.active_names())
-            code = self.load.poll()
+                self.ev.progress.fire(elapsed_s=now - t0, duration_s=duration, requests=load.requests,
+                                      failures=load.failures, active_faults=timeline.active_names())
+            code = load.poll()
             if code is not None:
                 if code != 0:
                     raise EnvironmentProblem(f"the load generator exited with code {code}; last lines of its log:\n"
-                                             + self.load.log_tail(15), hint="check the locustfile and --user-class")
+                                             + load.log_tail(15), hint="check the locustfile and --user-class")
                 return
             time.sleep(TICK_S)
 
-    def _finish_segment(self) -> None:
-        """Heal the cell's fault (if still on), stop its load, keep everything they recorded."""
-        if self.timeline is not None:
-            self.timeline.remove_all()
-            self.timeline = None
-        if self.load is not None:
-            self.load.stop()
-            for rec in self.load.drain():
-                self._write_load_record(rec)
-            self.load = None
-        self._drain_side()
+    def finish_segment(self) -> None:
+        """Heal the cell's fault (if still on) and stop its load, keeping what they recorded. Never raises."""
+        timeline, load = self.parts.timeline, self.parts.load
+        self.parts.timeline = self.parts.load = None
+        try:
+            if timeline is not None:
+                timeline.remove_all()
+            if load is not None:
+                load.stop()
+                for rec in load.drain():
+                    self._write_load_record(rec)
+        except Exception as exc:  # noqa: BLE001 - the teardown's own steps still run after this
+            self.ev.notice.fire(message=f"ending the current cell failed: {type(exc).__name__}: {exc}")
+            self.parts.timeline, self.parts.load = timeline, load  # the teardown heals and stops them, its way
+
+    def close_load(self) -> None:
+        """The explore's load spans every cell's: it stops where the last one did."""
+        if self.first_load is not None and self.parts.journal is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.journal.write("load_stopped", t=self.last_stop or time.time())
 
     def _write_load_record(self, rec: Record) -> None:
         kind = SEGMENT_KINDS.get(rec["kind"])
@@ -263,34 +313,6 @@ class _Story:
             if kind == "segment_stopped":
                 self.last_stop = rec["t"]
         self.journal.write_record(rec)
-
-    def _drain_side(self) -> None:
-        if self.deployment is not None:
-            for rec in self.deployment.drain_events():
-                self.journal.write_record(rec)
-                self.ev.target_event.fire(record=rec)
-        if self.sampler is not None:
-            for rec in self.sampler.drain():
-                self.journal.write_record(rec)
-
-    def teardown(self, status: str) -> None:
-        self._phase("teardown")
-        try:
-            self._finish_segment()
-        finally:
-            if self.sampler is not None:
-                self.sampler.stop()
-                self._drain_side()
-            if self.deployment is not None:
-                self.deployment.stop()
-            if self.first_load is not None:
-                self.journal.write("load_stopped", t=self.last_stop or time.time())
-            self.journal.write("run_finished", status=status)
-            self.journal.close()
-
-    def _phase(self, phase: str) -> None:
-        self.journal.write("phase", phase=phase)
-        self.ev.phase_changed.fire(phase=phase)
 
 
 def _cell_experiment(system: SystemSpec, cell: Cell, fault_name: str, duration: float, ph: Phases) -> ExperimentSpec:
@@ -309,5 +331,3 @@ def _cell_experiment(system: SystemSpec, cell: Cell, fault_name: str, duration: 
     return exp
 
 
-def describe_cells(plan: Plan) -> list[dict[str, Any]]:
-    return [c.to_dict() for c in plan.cells]

@@ -60,6 +60,14 @@ def test_explore_runs_the_matrix_within_its_budget_and_reports_the_impact(tmp_pa
     assert {c["name"]: c["verdict"] for c in result["checks"]} == {f"{c['id']}: recovery": "passed" for c in ran[1:]}
     assert result["seed"] == 3 and "Impact matrix" in (out / "report.html").read_text()
     assert not [p for p in started_pids(out) if alive(p)]
+    # `harness report` judges the cells again from the journal alone, to the same verdicts.
+    (out / "result.json").unlink()
+    again = subprocess.run([sys.executable, "-m", "harness.cli", "report", str(out)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 0, again.stdout + again.stderr
+    rerendered = json.loads((out / "result.json").read_text())
+    assert [(c["id"], c["verdict"]) for c in rerendered["matrix"]["cells"]] == \
+        [(c["id"], c["verdict"]) for c in matrix["cells"]]
 
 
 def test_sigint_during_a_cell_heals_stops_and_reports_what_was_recorded(tmp_path: Path) -> None:
