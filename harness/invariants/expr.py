@@ -218,6 +218,15 @@ class _Evaluator:
         self._traced: set[int] = set()
         self._memo: dict[int, Any] = {}
         self._sets: dict[int, tuple[list[Any], frozenset[str]]] = {}
+        self._names: dict[int, frozenset[str]] = {}
+
+    def reads(self, node: ast.AST, scope: dict[str, Any]) -> bool:
+        """Does the subtree read a name of ``scope`` (a row's fields)? Names collected once per node:
+        inside a filter this is asked for every node of every row."""
+        names = self._names.get(id(node))
+        if names is None:
+            names = self._names[id(node)] = _names_in(node)
+        return not names.isdisjoint(scope)
 
     def seg(self, node: ast.AST) -> str:
         return ast.get_source_segment(self.expr.text, node) or ast.unparse(node)
@@ -226,7 +235,7 @@ class _Evaluator:
         # Only what does not depend on the row: inside a filter a row's node runs once per row.
         if isinstance(node, ast.Constant) or id(node) in self._traced:
             return
-        if scope is None or not _reads(node, scope):
+        if scope is None or not self.reads(node, scope):
             self._traced.add(id(node))
             self.trace.append(TraceEntry(self.seg(node), value, len(value) if isinstance(value, list) else None,
                                          isinstance(node, ast.Subscript)))
@@ -244,7 +253,7 @@ class _Evaluator:
         if scope is not None and id(node) in self._memo:
             return self._memo[id(node)]
         value = self._ev(node, scope)
-        if scope is not None and not _reads(node, scope):
+        if scope is not None and not self.reads(node, scope):
             self._memo[id(node)] = value
         return value
 
@@ -361,8 +370,8 @@ class _Evaluator:
             raise ExprError(f"{self.seg(node)!r}: no element {key!r} in {_kind(base)}") from None
 
 
-def _reads(node: ast.AST, scope: dict[str, Any]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in scope for n in ast.walk(node))
+def _names_in(node: ast.AST) -> frozenset[str]:
+    return frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
 
 
 def _row_scope(row: Any, outer: dict[str, Any] | None) -> dict[str, Any]:
