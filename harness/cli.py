@@ -96,6 +96,13 @@ def cmd_list(as_json: bool) -> int:
         print(f"  edges:       {', '.join(system['edges']) or '-'}")
         print(f"  defects:     {', '.join(d['name'] for d in system['defects']) or '-'}")
         print(f"  experiments: {', '.join(e['path'] for e in system['experiments']) or '-'}")
+    print("fault types (target[, default stream]; toxicity drawn per ...; attributes, * required):")
+    for ft in data["fault_types"]:
+        target = f"{ft['target']}, {ft['stream']}" if ft["stream"] else ft["target"]
+        drawn = f"; toxicity {ft['toxicity']}" if ft["toxicity"] else ""
+        attributes = ", ".join(f"{a}{'*' if spec['required'] else ''}" for a, spec in ft["attributes"].items()) or "-"
+        needs = f"  [needs the {ft['needs']}]" if ft["needs"] else ""
+        print(f"  {ft['name']:12} {target}{drawn}; {attributes}{needs}")
     for bad in data.get("invalid", []):
         print(f"(invalid) {bad['path']}: {bad['error']}")
     return 0
