@@ -18,7 +18,7 @@ import pytest
 from pydantic import ValidationError
 
 from harness.errors import ToxiproxyError
-from harness.faults import ActiveFault, Proxy, SimpleFaultContext, ToxiproxyClient, fault_type, validate_attributes
+from harness.faults import ActiveFault, SimpleFaultContext, ToxiproxyClient, fault_type, validate_attributes
 from harness.faults.capabilities import has_http_toxics
 from harness.faults.http_toxics import read_traffic
 from harness.load import LoadProcess
