@@ -174,6 +174,13 @@ def cmd_list(as_json: bool) -> int:
             f"  edges:       {', '.join(system['edges']) or '-'}\n"
             f"  defects:     {', '.join(d['name'] for d in system['defects']) or '-'}\n"
             f"  experiments: {', '.join(e['path'] for e in system['experiments']) or '-'}")
+    out("fault types (target[, default stream]; toxicity drawn per ...; attributes, * required):")
+    for ft in data["fault_types"]:
+        target = f"{ft['target']}, {ft['stream']}" if ft["stream"] else ft["target"]
+        drawn = f"; toxicity {ft['toxicity']}" if ft["toxicity"] else ""
+        attributes = ", ".join(f"{a}{'*' if spec['required'] else ''}" for a, spec in ft["attributes"].items()) or "-"
+        needs = f"  [needs the {ft['needs']}]" if ft["needs"] else ""
+        out(f"  {ft['name']:12} {target}{drawn}; {attributes}{needs}")
     for bad in data.get("invalid", []):
         out(f"(invalid) {bad['path']}: {bad['error']}")
     return 0
