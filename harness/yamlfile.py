@@ -201,8 +201,8 @@ class _Walk:
                 on_path.discard(key)
                 self.size[key] = 1 + sum(self.size[id(c)] for c in _children(node))
                 if self.size[key] > MAX_NODES:
-                    self._add(root, f"invalid YAML: more than {MAX_NODES} values once aliases are expanded "
-                                    "(an alias bomb?)")
+                    self._add(root, f"invalid YAML: more than {MAX_NODES} values, counting each alias as "
+                                    "what it expands to (an alias bomb?)")
                     return None
                 continue
             if key in self.size:

@@ -12,6 +12,7 @@ import contextlib
 import copy
 import io
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -50,6 +51,25 @@ class Case:
     invalid: str | None
     """The clearly invalid class this case belongs to (it must exit 2), or None."""
     manifest: bytes | None = None
+
+
+MEMORY_HEADROOM = 1_500_000_000
+"""Bytes of address space the fuzzed validations may add to this process: an input that escapes the
+reader's caps then fails here with MemoryError, instead of taking the shared machine's memory."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def memory_cap() -> Iterator[None]:
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    in_use = int(Path("/proc/self/statm").read_text().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    cap = in_use + MEMORY_HEADROOM
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @pytest.fixture(scope="module")
