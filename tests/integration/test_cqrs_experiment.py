@@ -58,7 +58,8 @@ def test_the_sound_system_passes_every_check_after_every_fault_took_effect(run_e
     assert hang["behind_at_anchor"] >= 20, "the hang should have held the read model back"
     assert run.check("reads-consistent")["evidence"]["reads_judged"] > 300
     history = read_journal(run.out / "journal.jsonl")
-    assert audit(history, "projector")["failures"] > 0
+    # Each edge fault stalled the relay (its own counters die with it when it is killed).
+    assert sum(e["type"] == "projection_stalled" for e in history.events) >= 3
     # The slow edge lost answers after the query side applied a batch: the redelivered events
     # were skipped, which is what makes the duplicate check meaningful here.
     assert audit(history, "query")["redeliveries_skipped"] > 0
