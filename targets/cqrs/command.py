@@ -18,7 +18,6 @@ REQUEST_TIMEOUT (s, 3).
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import time

@@ -76,8 +76,8 @@ class Log:
 
 def answers(history: History, flt: RequestFilter) -> Iterator[tuple[Record, dict[str, Any]]]:
     """Successful requests of ``flt`` with their recorded JSON answer (cut or unparsable ones skipped)."""
-    for r in history.requests:
-        if r.get("outcome") != "ok" or not flt.matches(r) or not r.get("body") or r.get("body_truncated"):
+    for r in flt.select(history.requests).with_outcome("ok"):
+        if not r.get("body") or r.get("body_truncated"):
             continue
         try:
             body = json.loads(r["body"])

@@ -77,8 +77,9 @@ def client_told(history: History, flt: RequestFilter) -> dict[str, str]:
     cut by ``record_bodies`` is skipped, never guessed.
     """
     told: dict[str, str] = {}
-    for r in history.requests:
-        if r.get("status") != 200 or not flt.matches(r) or not r.get("body") or r.get("body_truncated"):
+    answered = flt.select(history.requests)
+    for r in answered.take(answered.status == 200):
+        if not r.get("body") or r.get("body_truncated"):
             continue
         try:
             answer = json.loads(r["body"])

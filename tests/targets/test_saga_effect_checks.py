@@ -48,12 +48,12 @@ def world() -> dict[str, Any]:
 
 
 def history(audits: dict[str, Any], answers: list[tuple[int, dict[str, Any]]] = (),
-            faults: list[tuple[str, float, float]] = ()) -> History:
+            faults: list[tuple[str, float, float]] = (), truncated: bool = False) -> History:
     recs: list[dict[str, Any]] = [{"kind": "run_started", "t": T0 - 1, "steady_state": {"warmup": 0, "settle": 0}},
                                   {"kind": "load_started", "t": T0}]
     for i, (status, body) in enumerate(answers):
         recs.append({"kind": "request", "t": T0 + i, "name": "POST /orders", "method": "POST", "ms": 50.0,
-                     "outcome": "ok", "status": status, "body": json.dumps(body)})
+                     "outcome": "ok", "status": status, "body": json.dumps(body), "body_truncated": truncated})
     for name, start, end in faults:
         recs += [{"kind": "fault_applied", "t": T0 + start, "fault": name, "type": "reset_peer", "target": "x"},
                  {"kind": "fault_removed", "t": T0 + end, "fault": name}]
@@ -118,8 +118,7 @@ def test_answers_that_agree_with_the_ledgers_pass_and_accepted_ones_claim_nothin
 
 
 def test_a_truncated_answer_is_skipped_not_guessed() -> None:
-    h = history(world(), answers=[(200, {"saga_id": "C", "state": "completed"})])
-    h.requests[0]["body_truncated"] = True
+    h = history(world(), answers=[(200, {"saga_id": "C", "state": "completed"})], truncated=True)
     assert run("saga_effects_atomic", h).verdict == "passed"
 
 
