@@ -25,6 +25,7 @@ from pydantic import Field
 
 from harness.checks import Outcome, check
 from harness.checks.selection import RequestFilter
+from harness.durations import Duration
 from harness.journal import History
 from harness.model import Spec
 
@@ -239,10 +240,10 @@ class CallBudgetParams(EffectParams):
                                              "orchestrator is restarted mid-saga and resumes it (its retry loops restart)")
     compensation_faults: list[str] = Field(default_factory=list, description="faults during which compensations keep "
                                            "failing: the longest (actual duration) bounds a compensation's retries")
-    compensation_extra_s: float = Field(0.0, ge=0.0, description="time a compensation may keep failing beyond those "
-                                        "faults (e.g. a call timeout, a restart)")
-    backoff_first: float = Field(0.1, gt=0.0, description="the orchestrator's first backoff (s)")
-    backoff_max: float = Field(1.0, gt=0.0, description="the orchestrator's backoff cap (s)")
+    compensation_extra: Duration = Field(0.0, description="time a compensation may keep failing beyond those "
+                                         "faults (e.g. a call timeout)")
+    backoff_first: Duration = Field(0.1, description="the orchestrator's first backoff")
+    backoff_max: Duration = Field(1.0, description="the orchestrator's backoff cap")
     min_retried: int = Field(1, ge=0, description="fewer sagas than this calling any action twice -> unknown: "
                                                   "the faults never made the orchestrator retry")
 
@@ -261,7 +262,7 @@ def saga_call_budget(history: History, p: CallBudgetParams, windows: Any) -> Out
             return Outcome("unknown", f"fault '{name}' never took effect: the compensation budget cannot be derived", {})
         outage = max(outage, (fw.removed or history.load_end or fw.applied) - fw.applied)
     bounds = {"forward": p.forward_attempts * p.drives,
-              "compensation": retry_budget(outage + p.compensation_extra_s, p.backoff_first, p.backoff_max) * p.drives}
+              "compensation": retry_budget(outage + p.compensation_extra, p.backoff_first, p.backoff_max) * p.drives}
     over, most, retried = [], {}, set()
     for role in STEPS:
         calls = audits[role].get("calls") or {}
@@ -277,7 +278,7 @@ def saga_call_budget(history: History, p: CallBudgetParams, windows: Any) -> Out
     evidence: dict[str, Any] = {"bounds": bounds, "derived_from": {
         "forward": f"forward_attempts {p.forward_attempts} x drives {p.drives}",
         "compensation": f"(retries with backoff {p.backoff_first:g}s doubling to {p.backoff_max:g}s over "
-                        f"{outage:.2f}s of fault + {p.compensation_extra_s:g}s, plus the call that succeeds) "
+                        f"{outage:.2f}s of fault + {p.compensation_extra:g}s, plus the call that succeeds) "
                         f"x drives {p.drives}"},
         "most_calls": most, "sagas_retried": len(retried), "over_budget": len(over), "examples": over[:p.max_examples]}
     if not any(audits[role].get("calls") for role in STEPS):

@@ -194,12 +194,12 @@ def test_the_compensation_budget_follows_the_backoff_over_the_faults_actual_leng
     audits["payments"]["calls"]["refunds"]["C"] = 12
     # 6 s of fault: calls at 0, .1, .3, .7, 1.5, 2.5, 3.5, 4.5, 5.5 fail, one more succeeds: 10.
     ok = run("saga_call_budget", history(audits, faults=[("db", 5.0, 11.0)]), forward_attempts=3,
-             compensation_faults=["db"], compensation_extra_s=1.5)
+             compensation_faults=["db"], compensation_extra=1.5)
     assert ok.verdict == "passed", ok.summary
     assert ok.evidence["bounds"]["compensation"] == 12
     audits["payments"]["calls"]["refunds"]["C"] = 13
     out = run("saga_call_budget", history(audits, faults=[("db", 5.0, 11.0)]), forward_attempts=3,
-              compensation_faults=["db"], compensation_extra_s=1.5)
+              compensation_faults=["db"], compensation_extra=1.5)
     assert out.verdict == "failed" and "payments /refunds 13 times (bound 12)" in out.summary
 
 
