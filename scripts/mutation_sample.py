@@ -23,7 +23,6 @@ Prints the score and every surviving mutant as a diff; writes the same to ``--ou
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import random
