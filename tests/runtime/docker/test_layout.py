@@ -76,7 +76,7 @@ def test_images_can_be_named_in_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv(layout.TARGET_IMAGE_ENV, raising=False)
     monkeypatch.delenv(layout.TOXIPROXY_IMAGE_ENV, raising=False)
     assert layout.target_image() == "harness/targets:latest"
-    assert layout.toxiproxy_candidates() == ["ghcr.io/shopify/toxiproxy:2.12.0", "harness/toxiproxy:2.12.0"]
+    assert layout.toxiproxy_candidates() == ["harness/toxiproxy:2.12.0", "ghcr.io/shopify/toxiproxy:2.12.0"]
     monkeypatch.setenv(layout.TARGET_IMAGE_ENV, "me/targets:1")
     monkeypatch.setenv(layout.TOXIPROXY_IMAGE_ENV, "me/toxiproxy:1")
     assert layout.target_image() == "me/targets:1"
