@@ -36,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from slots import experiment_slot  # noqa: E402  (one of the machine-wide experiment slots, as tests take)
 MARK = "@@mutation-experiment "
 
 
@@ -46,12 +48,14 @@ def run_experiments(targets: Path, experiments: list[str], timeout: float) -> in
     try:
         for exp in experiments:
             out = work / Path(exp).stem
-            started = time.monotonic()
-            try:
-                code = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ROOT / exp), "--out", str(out), "--quiet"],
-                                      cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout).returncode
-            except subprocess.TimeoutExpired:
-                code = 124
+            with experiment_slot():
+                started = time.monotonic()
+                try:
+                    code = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ROOT / exp), "--out", str(out),
+                                           "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True,
+                                          timeout=timeout).returncode
+                except subprocess.TimeoutExpired:
+                    code = 124
             failed: list[str] = []
             result = out / "result.json"
             if result.exists():
