@@ -100,7 +100,8 @@ def test_sigint_during_a_cell_heals_stops_and_reports_what_was_recorded(tmp_path
 
 
 def saga(tmp_path: Path) -> Path:
-    return derive_system("saga", tmp_path / "system", audits=AUDITS, invariants=INVARIANTS)
+    return derive_system("saga", tmp_path / "system", drop=("audits", "invariants"), audits=AUDITS,
+                         invariants=INVARIANTS)
 
 
 @pytest.mark.full
