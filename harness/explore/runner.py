@@ -77,6 +77,8 @@ class ExploreOptions:
 
 
 def validate_options(system: SystemSpec, opts: ExploreOptions) -> None:
+    if opts.users < 1:
+        raise InputError(f"--users must be at least 1, got {opts.users}")
     if opts.defect is not None and opts.defect not in system.defects:
         raise InputError(f"system '{system.name}' has no defect '{opts.defect}'; defects: "
                          f"{', '.join(system.defects) or 'none'}")
