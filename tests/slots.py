@@ -3,7 +3,7 @@
 Real experiments judge latency, so several of them on a small machine (a developer's laptop
 running two test sessions, or parallel CI jobs sharing a host) slow each other down and fail
 for a reason that is not the system's. Every test marked ``integration`` holds one of
-``HARNESS_TEST_SLOTS`` slots (default 2, the cores ``make test`` plans for) while it runs; the
+``HARNESS_TEST_SLOTS`` slots (default 3: one experiment uses about half a core of this 2-core machine) while it runs; the
 slots are ``flock``s on files under the temp directory, so they are shared by every pytest
 process on the machine and released by the kernel if a process dies.
 """
@@ -22,9 +22,9 @@ SLOTS_DIR = Path(tempfile.gettempdir()) / "harness-test-slots"
 
 def slot_count() -> int:
     try:
-        return max(1, int(os.environ.get("HARNESS_TEST_SLOTS", "2")))
+        return max(1, int(os.environ.get("HARNESS_TEST_SLOTS", "3")))
     except ValueError:
-        return 2
+        return 3
 
 
 @contextlib.contextmanager
