@@ -12,7 +12,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from .compare import Tolerance
 
 from .errors import EnvironmentProblem, HarnessError, InputError, RunInterrupted
 
@@ -44,7 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="re-render a run folder's reports from its stored history")
     rep.add_argument("run_dir", type=Path)
+
+    cmp_ = sub.add_parser("compare", help="compare two run (or suite) folders: regressions with 95%% intervals")
+    cmp_.add_argument("base", type=Path)
+    cmp_.add_argument("new", type=Path)
+    cmp_.add_argument("--out", type=Path, help="where comparison.json/.html go (default: the NEW folder)")
+    _tolerance_options(cmp_)
     return p
+
+
+def _tolerance_options(p: argparse.ArgumentParser) -> None:
+    from .compare import Tolerance
+
+    d = Tolerance()
+    p.add_argument("--latency-tolerance", type=float, default=d.latency_ratio, metavar="RATIO",
+                   help=f"latency may grow by this share before it is a regression (default {d.latency_ratio:g})")
+    p.add_argument("--latency-slack-ms", type=float, default=d.latency_slack_ms, metavar="MS",
+                   help=f"...and by this many ms (default {d.latency_slack_ms:g})")
+    p.add_argument("--error-rate-tolerance", type=float, default=d.error_rate, metavar="RATE",
+                   help=f"the error rate may grow by this much, absolute (default {d.error_rate:g})")
+    p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a regression is flagged")
+
+
+def _tolerance(args: argparse.Namespace) -> "Tolerance":
+    from .compare import Tolerance
+
+    for name in ("latency_tolerance", "latency_slack_ms", "error_rate_tolerance"):
+        if getattr(args, name) < 0:
+            raise InputError(f"--{name.replace('_', '-')} must be >= 0, not {getattr(args, name):g}")
+    return Tolerance(latency_ratio=args.latency_tolerance, latency_slack_ms=args.latency_slack_ms,
+                     error_rate=args.error_rate_tolerance)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -56,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_list(args.json)
         if args.command == "report":
             return cmd_report(args.run_dir)
+        if args.command == "compare":
+            return cmd_compare(args)
         return cmd_run(args)
     except InputError as exc:
         sys.stderr.write(f"harness: invalid input\n{exc.render()}\n")
@@ -123,6 +157,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {result.error}", file=sys.stderr)
     print(f"report: {result.run_dir / 'report.html'}")
     return result.exit_code
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_folders, describe_row, write_comparison
+
+    doc = compare_folders(args.base, args.new, _tolerance(args))
+    paths = write_comparison(doc, args.out or (args.new if args.new.is_dir() else args.new.parent))
+    for row in doc["rows"]:
+        if row["verdict"] in ("regression", "improvement"):
+            print(describe_row(row))
+    print(f"compared {len(doc['rows'])} endpoint windows: {doc['regressions']} regressions, "
+          f"{doc['improvements']} improvements")
+    print(f"report: {paths['comparison.html']}")
+    return 1 if (args.fail_on_regression and doc["regressions"]) else 0
 
 
 def cmd_report(run_dir: Path) -> int:
