@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Sequence
 
 if TYPE_CHECKING:
     from .compare import Tolerance
+    from .result import RunResult
+    from .suite import SuiteResult
 
 from .errors import EnvironmentProblem, HarnessError, InputError, RunInterrupted
 
@@ -31,13 +33,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="harness", description="Chaos and resilience testing: real load, real faults, checked properties.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    run = sub.add_parser("run", help="run an experiment and write its reports")
-    run.add_argument("experiment", type=Path)
-    run.add_argument("--out", type=Path, help="run folder (default: reports/<time>-<experiment>)")
+    run = sub.add_parser("run", help="run an experiment (or a suite: several files or a directory) and write its reports")
+    run.add_argument("experiments", type=Path, nargs="+", metavar="experiment",
+                     help="experiment file(s) or directories of them; more than one (or --defects) runs a suite")
+    run.add_argument("--out", type=Path, help="run folder, or suite folder (default: reports/<time>-<experiment|suite>)")
+    run.add_argument("--defects", action="store_true",
+                     help="suite: also run every experiment with each declared defect of its system, expecting it to fail")
+    run.add_argument("--baseline", type=Path, help="compare with this earlier run (or suite) folder")
     run.add_argument("--defect", help="switch on one of the system's defects")
     run.add_argument("--seed", type=int, help="override the experiment's seed")
     run.add_argument("--runtime", default="local", help="where the system runs (default: local)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
+    _tolerance_options(run)
+
+    mut = sub.add_parser("mutate", help="run each experiment of a system with each declared defect: the mutation table")
+    mut.add_argument("system", nargs="?", help="a built-in system (see harness list)")
+    mut.add_argument("--all", action="store_true", help="every built-in system")
+    mut.add_argument("--out", type=Path, help="suite folder (default: reports/<time>-mutate)")
+    mut.add_argument("--seed", type=int)
+    mut.add_argument("--runtime", default="local")
+    mut.add_argument("--quiet", action="store_true")
 
     val = sub.add_parser("validate", help="validate experiment files (and their systems) without running")
     val.add_argument("files", type=Path, nargs="+")
@@ -90,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_report(args.run_dir)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "mutate":
+            return cmd_mutate(args)
         return cmd_run(args)
     except InputError as exc:
         sys.stderr.write(f"harness: invalid input\n{exc.render()}\n")
@@ -144,19 +161,111 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .console import ConsoleProgress
     from .experiment import load_experiment
     from .runner import RunOptions, run_experiment
+    from .suite import expand
 
-    exp = load_experiment(args.experiment)
+    tol = _tolerance(args)
+    files = expand(args.experiments)
+    if len(files) > 1 or args.defects or any(p.is_dir() for p in args.experiments):
+        if args.defect:
+            raise InputError("--defect runs one experiment with one defect; a suite takes --defects (all of them)")
+        return _run_suite(args, tol)
+    exp = load_experiment(files[0])
     opts = RunOptions(defect=args.defect, seed=args.seed, out=args.out, runtime=args.runtime)
     if not args.quiet:
         ConsoleProgress(opts.events)
     result = run_experiment(exp, opts)
+    code = result.exit_code
+    if args.baseline is not None:
+        code = max(code, _compare_into_run(args.baseline, result, tol, args.fail_on_regression)) if code in (0, 1) else code
     verdict = result.verdict.upper()
     print(f"verdict: {verdict} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
           f"{len(result.checks)} checks passed)")
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
     print(f"report: {result.run_dir / 'report.html'}")
-    return result.exit_code
+    return code
+
+
+def _compare_into_run(baseline: Path, result: "RunResult", tol: "Tolerance", fail_on_regression: bool) -> int:
+    """Compare a finished run with its baseline; re-render its reports with the comparison in them."""
+    from .compare import compare_folders, describe_row
+    from .journal import read_journal
+    from .report import write_reports
+
+    doc = compare_folders(baseline, result.run_dir, tol)
+    write_reports(result.run_dir, result, read_journal(result.run_dir / "journal.jsonl"), comparison=doc)
+    for row in doc["rows"]:
+        if row["verdict"] == "regression":
+            print(describe_row(row))
+    print(f"baseline: {doc['regressions']} regressions, {doc['improvements']} improvements over {len(doc['rows'])} endpoint windows")
+    return 1 if (fail_on_regression and doc["regressions"]) else 0
+
+
+def _run_suite(args: argparse.Namespace, tol: "Tolerance") -> int:
+    from .console import ConsoleProgress
+    from .events import RunEvents
+    from .suite import plan, run_suite
+
+    if args.baseline is not None and not args.baseline.is_dir():
+        raise InputError(f"--baseline '{args.baseline}' is not a folder")
+    jobs = plan(args.experiments, defects=args.defects)
+    ev = RunEvents()
+    if not args.quiet:
+        ConsoleProgress(ev)
+    suite = run_suite(jobs, out=args.out, seed=args.seed, runtime=args.runtime, events=ev, baseline=args.baseline,
+                      fail_on_regression=args.fail_on_regression, tolerance=tol)
+    return _print_suite(suite)
+
+
+def _print_suite(suite: "SuiteResult") -> int:
+    from .report.suite_report import suite_document
+
+    doc = suite_document(suite)
+    for r in doc["runs"]:
+        label = r["run"]
+        shown = (("caught" if r["exit_code"] == 0 else "survived") if r["defect"] and r["exit_code"] is not None
+                 else r["verdict"])
+        print(f"  {shown.upper():<11} {label}")
+    if doc.get("defects"):
+        d = doc["defects"]
+        print(f"defects caught: {d['caught']}/{d['total']}" + (f"; survivors: {', '.join(d['survivors'])}" if d["survivors"] else ""))
+    score = doc["resilience"]["score"]
+    print(f"suite: {doc['verdict'].upper()} (resilience score {score if score is not None else '-'}; "
+          f"{len(suite.results)}/{len(suite.jobs)} runs; {doc['duration_s']:.0f} s)")
+    print(f"report: {suite.folder / 'index.html'}")
+    return suite.exit_code
+
+
+def cmd_mutate(args: argparse.Namespace) -> int:
+    from .console import ConsoleProgress
+    from .events import RunEvents
+    from .inventory import inventory
+    from .catalog import REPO_ROOT
+    from .suite import plan, run_suite
+
+    if bool(args.system) == bool(args.all):
+        raise InputError("give one system (harness mutate SYSTEM) or --all")
+    systems = {s["name"]: s for s in inventory()["systems"]}
+    if args.system and args.system not in systems:
+        raise InputError(f"unknown system '{args.system}'; systems: {', '.join(sorted(systems))}")
+    chosen = [systems[args.system]] if args.system else list(systems.values())
+    paths = [REPO_ROOT / e["path"] for s in chosen if s["defects"] for e in s["experiments"]]
+    if not paths:
+        raise InputError(f"system '{args.system}' has no experiments with defects to run")
+    ev = RunEvents()
+    if not args.quiet:
+        ConsoleProgress(ev)
+    suite = run_suite(plan(paths, defects=True), out=args.out, seed=args.seed, runtime=args.runtime, events=ev)
+    code = _print_suite(suite)
+    print("mutation table:")
+    for m in suite.mutations():
+        by = "; ".join(f"{c['check']} ({c['evidence']})" for c in m["caught_by"]) or "-"
+        print(f"  {m['system']}:{m['defect']:<24} {m['experiment']:<32} {m['status'].upper():<12} {by}")
+    (suite.folder / "mutation.json").write_text(__import__("json").dumps(
+        {"mutations": suite.mutations(), "defects": suite.defects()}, indent=2) + "\n", encoding="utf-8")
+    if code in (130, 3):
+        return code
+    return 1 if any(d["survived"] for d in suite.defects()) else 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
