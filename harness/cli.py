@@ -12,7 +12,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, NoReturn, Sequence
 
 if TYPE_CHECKING:
     from .compare import Tolerance
@@ -23,7 +23,7 @@ from .errors import EnvironmentProblem, HarnessError, InputError, RunInterrupted
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors are exit 2 like every input error
+    def error(self, message: str) -> NoReturn:  # usage errors are exit 2 like every input error
         self.print_usage(sys.stderr)
         sys.stderr.write(f"harness: error: {message}\n")
         raise SystemExit(2)

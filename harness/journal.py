@@ -32,6 +32,9 @@ Record kinds (field ``kind``):
     metric_series     query, window, start, end, step, url, series [{labels, values [[t, v]]}] or error
                       (collected from Prometheus before the runtime stops; read by ``promql`` checks)
     collect_error     check, error (a check type's collect step crashed)
+    invariants_declared  invariants {name: {expect, description, audits}} (the manifest's text, judged later)
+    quiescence        settled, waited_s, polls, quiet_s, timeout_s, still_changing (after load and faults stopped)
+    invariant_audit   audit, source (sql|http), service, value | error (an audit's last read, once quiet)
     run_finished      status
 """
 from __future__ import annotations
@@ -135,7 +138,7 @@ class History:
     def load_end(self) -> float | None:
         r = self.first("load_stopped")
         if r:
-            return r["t"]
+            return float(r["t"])
         return float(self.requests.t[-1]) if len(self.requests) else None
 
     def faults(self) -> dict[str, FaultWindow]:

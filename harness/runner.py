@@ -25,10 +25,11 @@ from .events import RunEvents
 from .experiment import ExperimentSpec
 from .faults.timeline import FaultTimeline
 from .data.table import RequestTable, read_requests
+from .invariants.collect import record_invariants
 from .journal import REQUESTS_DIR, History, JournalWriter
 from .load import LoadProcess
 from .report import write_reports
-from .result import RunResult
+from .result import RunResult, Status
 from .runtime.base import Deployment, DeployRequest, runtimes
 from .signals import InterruptGuard
 
@@ -130,6 +131,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     if result.status == "completed":
                         for service, state in deployment.audit().items():
                             journal.write("audit", service=service, state=state)
+                        record_invariants(exp, deployment, journal, ev)
                     _collect(exp, journal, ev)
                     deployment.stop()
                 journal.write("run_finished", status=result.status, error=result.error)
@@ -153,7 +155,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
 
 
 def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timeline: FaultTimeline,
-           journal: JournalWriter, ev: RunEvents, t0: float) -> str:
+           journal: JournalWriter, ev: RunEvents, t0: float) -> Status:
     """The method: keep the journal fed, apply the timeline, until load ends.
 
     Requests are never read here: the load process stores them, and progress comes from the

@@ -77,6 +77,7 @@ class SuiteResult:
             passed_sound = {c.name for c in sound.checks if c.verdict == "passed"} if sound else None
             failed = [c for c in r.checks if c.verdict == "failed"]
             caught = [c for c in failed if passed_sound is None or c.name in passed_sound]
+            status: str
             if r.status in ("errored", "interrupted"):
                 status = r.status
             elif sound is not None and sound.verdict != "passed":

@@ -9,7 +9,7 @@ from ..data.table import OK, RequestTable
 from ..durations import Duration
 from ..journal import History
 from ..model import Spec
-from .registry import Outcome, check
+from .registry import Outcome, Verdict, check
 from .selection import RequestFilter, event_matches, select_requests
 from .windows import AnchorSpec, Windows, WindowSpec
 
@@ -37,7 +37,7 @@ def error_rate(history: History, p: ErrorRateParams, windows: Windows) -> Outcom
     rate = reqs.errors_count(p.count_indeterminate) / len(reqs)
     evidence["error_rate"] = round(rate, 4)
     evidence["examples"] = _error_examples(reqs, windows.origin)
-    verdict = "passed" if rate <= p.max else "failed"
+    verdict: Verdict = "passed" if rate <= p.max else "failed"
     return Outcome(verdict, f"error rate {rate:.2%} over {len(reqs)} requests in '{w.label}' (max {p.max:.2%})", evidence)
 
 
@@ -74,7 +74,7 @@ def latency(history: History, p: LatencyParams, windows: Windows) -> Outcome:
     evidence["value_ms"] = round(value, 2)
     evidence["slowest"] = [{"at_s": round(r["t"] - (windows.origin or 0.0), 3), "name": r["name"],
                             "ms": round(float(r["ms"]), 2), "outcome": r["outcome"]} for r in reqs.slowest(5)]
-    verdict = "passed" if value <= p.max * 1000 else "failed"
+    verdict: Verdict = "passed" if value <= p.max * 1000 else "failed"
     return Outcome(verdict, f"p{p.percentile:g} latency {value:.1f} ms over {len(reqs)} requests in '{w.label}' "
                             f"(max {p.max * 1000:.0f} ms)", evidence)
 

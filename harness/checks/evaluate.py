@@ -25,6 +25,9 @@ def run_one(spec: "CheckSpec", history: "History", windows: Windows, group: str)
         outcome = Outcome("unknown", f"the check crashed: {type(exc).__name__}: {exc}",
                           {"traceback": traceback.format_exc(limit=5)})
     name = spec.name or spec.type
+    if spec.derived:  # a bound tied to the mechanism's own parameters: say how it was derived
+        outcome.evidence["bounds_derived"] = [d.to_dict() for d in spec.derived]
+        outcome.summary += " [" + "; ".join(d.describe() for d in spec.derived) + "]"
     return CheckResult(name=name, type=spec.type, verdict=outcome.verdict, summary=outcome.summary,
                        evidence=outcome.evidence, group=group, description=spec.description)
 
@@ -42,7 +45,7 @@ def evaluate(exp: "ExperimentSpec", history: "History") -> list[CheckResult]:
 def _specs(exp: "ExperimentSpec", history: "History") -> Iterator[tuple[str, "CheckSpec", Windows]]:
     """Each condition (over 'before', then 'after') and each check: its group and its windows."""
     for phase in ("before", "after"):
-        windows = Windows(history, default=phase)  # type: ignore[arg-type]
+        windows = Windows(history, default=phase)
         for spec in exp.steady_state.conditions:
             yield f"steady_state.{phase}", spec, windows
     windows = Windows(history)

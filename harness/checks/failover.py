@@ -24,7 +24,7 @@ from ..data.table import OK, RequestTable
 from ..durations import Duration
 from ..journal import History
 from ..model import Spec
-from .registry import Outcome, check
+from .registry import Outcome, Verdict, check
 from .selection import RequestFilter
 from .windows import Windows, window_references
 
@@ -124,7 +124,7 @@ def failover_time(history: History, p: FailoverTimeParams, windows: Windows) -> 
                                  f"({len(degraded)} of {n_buckets} buckets degraded)", evidence)
     seconds = found * p.bucket
     evidence[f"{what}_time_s"] = round(seconds, 3)
-    verdict = "passed" if seconds <= p.max else "failed"
+    verdict: Verdict = "passed" if seconds <= p.max else "failed"
     dip = ("success never dipped; " if p.edge == "start" else "normal from the first bucket; ") if found == 0 else ""
     return Outcome(verdict, f"{what} in {seconds:.1f}s after {p.fault} {p.edge} ({dip}sustained {p.sustain:g}s at "
                             f">= {p.success_min:.0%}, bucket {p.bucket:g}s; max {p.max:g}s)", evidence)

@@ -15,7 +15,7 @@ and quotes the reason the runtime recorded; it never passes on no data.
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from pydantic import Field, model_validator
 
@@ -25,7 +25,7 @@ from ..model import Spec
 from .registry import Outcome, check
 from .windows import Windows, WindowSpec
 
-AGGREGATES = {
+AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "max": max,
     "min": min,
     "avg": lambda vs: sum(vs) / len(vs),

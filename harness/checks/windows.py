@@ -74,7 +74,7 @@ class Window:
             return False
         if self.finished_by_end:
             assert self.end is not None
-            return r["t"] + float(r.get("ms", 0.0)) / 1000.0 <= self.end
+            return float(r["t"]) + float(r.get("ms", 0.0)) / 1000.0 <= self.end
         return True
 
     def describe(self, origin: float | None) -> dict[str, float | str | None]:

@@ -184,9 +184,10 @@ def scan(f: BinaryIO, offset: int = 0, *, payloads: bool = False) -> Iterator[tu
             return
         start = offset + PREFIX.size + hlen
         if payloads:
-            payload: bytes | None = f.read(plen)
-            if len(payload) < plen:
+            data = f.read(plen)
+            if len(data) < plen:
                 return
+            payload: bytes | None = data
         else:
             payload = None
             if start + plen > size:
@@ -224,12 +225,13 @@ class Tail:
             offset = self._offsets.get(path, 0)
             try:
                 with path.open("rb") as f:
-                    for chunk, _, offset in scan(f, offset):
+                    for chunk, _, end in scan(f, offset):
                         if chunk.kind == "R":
                             self.requests += int(chunk.header["n"])
                             self.failures += int(chunk.header.get("fail", 0)) + int(chunk.header.get("info", 0))
                         else:
                             records.append(chunk.header)
+                        offset = end  # resume after the last whole chunk next time
             except FileNotFoundError:
                 continue
             self._offsets[path] = offset

@@ -268,7 +268,7 @@ class RequestTable:
 
     def by_endpoint(self) -> list[tuple[str, str, RequestTable]]:
         """(name, method, its requests) for each endpoint present, in order of first appearance by id."""
-        present = np.unique(self.endpoint) if len(self) else []
+        present: Any = np.unique(self.endpoint) if len(self) else []
         return [(*self.endpoints[int(e)], self._with(self.endpoint == e)) for e in present]
 
     # --- per request ------------------------------------------------------------------------

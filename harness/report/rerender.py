@@ -16,7 +16,7 @@ from ..checks import evaluate
 from ..checks.registry import CheckResult
 from ..errors import InputError
 from ..journal import History, read_journal
-from ..result import RunResult
+from ..result import RunResult, Status
 from . import write_reports
 
 JOURNAL = "journal.jsonl"
@@ -36,7 +36,7 @@ def rebuild_result(folder: Path, history: History) -> RunResult:
     """The run's result as the runner would have built it, checks evaluated anew."""
     run = history.run
     finished = history.first("run_finished")
-    status = finished.get("status", "interrupted") if finished else "interrupted"
+    status: Status = finished.get("status", "interrupted") if finished else "interrupted"
     last_t = max((r.get("t") or 0.0 for r in history.records), default=0.0)
     result = RunResult(experiment=str(run.get("experiment", folder.name)), system=str(run.get("system", "")),
                        run_dir=folder, seed=int(run.get("seed") or 0), runtime=str(run.get("runtime", "local")),

@@ -5,7 +5,6 @@ disagree. Pure functions of a finished history; nothing here reads files or the 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 

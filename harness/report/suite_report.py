@@ -69,7 +69,9 @@ def build_suite_junit(suite: "SuiteResult") -> ET.ElementTree:
         if r is None:
             continue
         if job.defect is None:
-            suite_el = build_junit(r).getroot()
+            got = build_junit(r).getroot()
+            assert got is not None
+            suite_el = got
         else:
             # A defect run passes when its defect is caught: its checks are meant to fail.
             m = mutations[job.folder]

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..catalog import REPO_ROOT
+from ..params import ParamValues
 from ..system import SystemSpec
 from .local import EdgeAddresses, _expand
 
@@ -84,7 +85,8 @@ def service_container(system: SystemSpec, name: str, *, proxy_host: str, ports: 
     port = service_port(system, name)
     values: dict[str, Any] = {"python": PYTHON, "host": LISTEN_HOST, "port": str(port), "service": name,
                               "dir": str(cdir), "run_dir": RUN_DIR,
-                              "edges": EdgeAddresses({e: f"{proxy_host}:{p}" for e, p in ports.items()})}
+                              "edges": EdgeAddresses({e: f"{proxy_host}:{p}" for e, p in ports.items()}),
+                              "params": ParamValues(system.params)}
     argv = [_expand(a, values, f"services.{name}.command") for a in svc.command]
     env = {"HOST": LISTEN_HOST, "PORT": str(port), "HARNESS_SERVICE": name, "PYTHONUNBUFFERED": "1"}
     for edge in system.edges.values():

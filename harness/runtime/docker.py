@@ -14,8 +14,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from ..errors import EnvironmentProblem, InputError
-from ..faults.toxiproxy import ToxiproxyClient, ToxiproxyError
+from ..errors import EnvironmentProblem, InputError, ToxiproxyError
+from ..faults.toxiproxy import ToxiproxyClient
 from ..net import free_port
 from . import containers as layout
 from . import docker_images as images
@@ -115,9 +115,12 @@ class DockerDeployment(Deployment):
             **options)
         self.containers[name] = container
         log_path = self.logs_dir / f"{name}.log"
-        self.followers[name] = LogFollower(
-            lambda since, cid=container.id: self.client.api.logs(cid, stream=True, follow=True, timestamps=True,
-                                                                 since=since), log_path)
+        cid = container.id
+
+        def open_stream(since: int | None) -> Any:
+            return self.client.api.logs(cid, stream=True, follow=True, timestamps=True, since=since)
+
+        self.followers[name] = LogFollower(open_stream, log_path)
 
     def _start_toxiproxy(self, image: str) -> None:
         self._create(TOXIPROXY, image, port=layout.TOXIPROXY_API_PORT, environment={"LOG_LEVEL": "info"},
@@ -234,7 +237,8 @@ class DockerDeployment(Deployment):
         """Stop gracefully (its last log lines and exit code are kept), then remove with its volumes."""
         container = self.containers[name]
         service = self.system.services.get(name)  # None for Toxiproxy and Prometheus
-        kind, fields = ("service_stopped", {"service": name}) if service else (f"{name}_stopped", {})
+        kind = "service_stopped" if service else f"{name}_stopped"
+        fields: dict[str, Any] = {"service": name} if service else {}
         try:
             container.reload()
             if container.status == "paused":

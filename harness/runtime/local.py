@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
-from pathlib import Path
 from typing import Any
 
 from ..errors import EnvironmentProblem, InputError
@@ -18,6 +16,7 @@ from ..faults.toxiproxy import ToxiproxyClient
 from ..metrics.prometheus_config import ScrapeTarget
 from ..metrics.prometheus_server import PrometheusServer
 from ..net import free_port
+from ..params import ParamValues
 from ..registry import UnknownEntry
 from .base import Deployment, DeployRequest, runtimes
 from .health import wait_healthy
@@ -98,7 +97,8 @@ class LocalDeployment(Deployment):
     def _template_values(self, name: str) -> dict[str, Any]:
         return {"python": sys.executable, "host": HOST, "port": str(self.ports[name]), "service": name,
                 "dir": str(self.system.directory), "run_dir": str(self.req.run_dir),
-                "edges": EdgeAddresses({e: f"{HOST}:{p}" for e, p in self.proxy_ports.items()})}
+                "edges": EdgeAddresses({e: f"{HOST}:{p}" for e, p in self.proxy_ports.items()}),
+                "params": ParamValues(self.system.params)}
 
     def _start_service(self, name: str) -> None:
         svc = self.system.services[name]

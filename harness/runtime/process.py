@@ -28,7 +28,7 @@ class ManagedProcess:
         try:
             self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
-        except OSError as exc:
+        except OSError:
             self._log.close()
             raise
         self.paused = False
