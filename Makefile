@@ -48,11 +48,11 @@ images: venv
 
 # Regenerate docker-compose.yml (and docker/compose/*) from the manifests.
 compose: venv
-	$(BIN)/python -m harness.runtime.compose --write
+	$(BIN)/python -m harness.runtime.docker.compose --write
 
 # Remove containers, networks and volumes that interrupted harness runs left behind.
 docker-clean: venv
-	$(BIN)/python -m harness.runtime.docker_resources --remove
+	$(BIN)/python -m harness.runtime.docker.resources --remove
 
 clean:
 	rm -rf $(VENV) .tools reports/*/

@@ -32,6 +32,8 @@ Record kinds (field ``kind``):
     metric_series     query, window, start, end, step, url, series [{labels, values [[t, v]]}] or error
                       (collected from Prometheus before the runtime stops; read by ``promql`` checks)
     collect_error     check, error (a check type's collect step crashed)
+    edge_counters     edges {edge: {up_in, up_out, down_in, down_out}} (Toxiproxy's cumulative bytes, every second)
+    edge_counters_error  error (Toxiproxy's metrics could not be read)
     invariants_declared  invariants {name: {expect, description, audits}} (the manifest's text, judged later)
     quiescence        settled, waited_s, polls, quiet_s, timeout_s, still_changing (after load and faults stopped)
     invariant_audit   audit, source (sql|http), service, value | error (an audit's last read, once quiet)

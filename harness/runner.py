@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import runtime as _runtimes  # noqa: F401  (registers the runtimes)
 from .catalog import REPO_ROOT
-from .checks import collect, evaluate
+from .checks import evaluate
 from .checks.evaluate import run_one
 from .checks.windows import Windows
 from .errors import EnvironmentProblem, InputError, RunInterrupted
@@ -28,10 +28,12 @@ from .data.table import RequestTable, read_requests
 from .invariants.collect import record_invariants
 from .journal import REQUESTS_DIR, History, JournalWriter
 from .load import LoadProcess
+from .metrics.collect import collect_series, reads_metrics
 from .report import write_reports
 from .result import RunResult, Status
 from .runtime.base import Deployment, DeployRequest, runtimes
 from .signals import InterruptGuard
+from .traffic.sampler import EdgeSampler, start_sampling
 
 TICK_S = 0.05
 
@@ -82,6 +84,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
     deployment: Deployment | None = None
     load: LoadProcess | None = None
     timeline: FaultTimeline | None = None
+    sampler: EdgeSampler | None = None
 
     with guard.installed():
         try:
@@ -91,8 +94,9 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                           load=exp.load.model_dump(), faults=[f.model_dump() for f in exp.faults])
             _phase(journal, ev, "setup")
             deployment = runtime_factory(DeployRequest(system=system, run_dir=run_dir, journal=journal, events=ev,
-                                                       defect=opts.defect, metrics_needed=_reads_metrics(exp)))
+                                                       defect=opts.defect, metrics_needed=reads_metrics(exp)))
             timeline = FaultTimeline(exp, deployment, journal, ev)
+            sampler = start_sampling(deployment)  # traffic per edge, for amplification checks
             locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
             load = LoadProcess(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
                                spawn_rate=exp.load.spawn_rate, duration=exp.load.duration,
@@ -105,7 +109,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
             for rec in load.drain():
                 journal.write_record(rec)
             timeline.begin(t0)
-            result.status = _drive(exp, deployment, load, timeline, journal, ev, t0)
+            result.status = _drive(exp, deployment, load, timeline, journal, ev, t0, sampler)
         except RunInterrupted as exc:
             result.status = "interrupted"
             result.error = str(exc)
@@ -126,6 +130,9 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     load.stop()
                     for rec in load.drain():
                         journal.write_record(rec)
+                if sampler is not None:
+                    sampler.stop()
+                    _drain_sampler(sampler, journal)
                 if deployment is not None:
                     _drain_events(deployment, journal, ev)
                     if result.status == "completed":
@@ -155,7 +162,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
 
 
 def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timeline: FaultTimeline,
-           journal: JournalWriter, ev: RunEvents, t0: float) -> Status:
+           journal: JournalWriter, ev: RunEvents, t0: float, sampler: EdgeSampler | None = None) -> Status:
     """The method: keep the journal fed, apply the timeline, until load ends.
 
     Requests are never read here: the load process stores them, and progress comes from the
@@ -169,6 +176,7 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timel
         for rec in load.drain():
             journal.write_record(rec)
         _drain_events(deployment, journal, ev)
+        _drain_sampler(sampler, journal)
         crashed = deployment.check_alive()
         if crashed:
             # The system under test died: that is a result about the system (exit 1), not a
@@ -220,7 +228,7 @@ def _collect(exp: ExperimentSpec, journal: JournalWriter, ev: RunEvents) -> None
     those (faults, load start and stop), not from requests.
     """
     try:
-        for rec in collect(exp, History(journal.records)):
+        for rec in collect_series(exp, History(journal.records)):
             journal.write_record(rec)
     except Exception as exc:  # never in the way of stopping the runtime; those checks say unknown
         journal.write("collect_error", check="*", error=f"{type(exc).__name__}: {exc}")
@@ -233,11 +241,9 @@ def _drain_events(deployment: Deployment, journal: JournalWriter, ev: RunEvents)
         ev.target_event.fire(record=rec)
 
 
-def _reads_metrics(exp: ExperimentSpec) -> bool:
-    from .checks.registry import check_types
-
-    specs = [*exp.checks, *exp.steady_state.conditions]
-    return any(check_types.get(s.type).collect is not None for s in specs)
+def _drain_sampler(sampler: EdgeSampler | None, journal: JournalWriter) -> None:
+    for rec in sampler.drain() if sampler is not None else []:
+        journal.write_record(rec)
 
 
 def _clear_previous_run(run_dir: Path) -> None:

@@ -11,8 +11,6 @@ headers alone. After load, :func:`harness.data.read_requests` reads the folder o
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 
 from ..data.chunks import SUFFIX, Tail
 from ..errors import EnvironmentProblem
+from ..lifecycle import ChildProcess
 
 __all__ = ["LoadProcess", "Record"]
 
@@ -78,7 +77,7 @@ class LoadProcess:
             raise ValueError(f"record_bodies must be >= 0, not {record_bodies}")
         self.record_bodies = record_bodies
         """Bytes of each response body to record as ``body`` (0: none, the cheap default)."""
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: ChildProcess | None = None
         self._tail = Tail(self.out_dir, only=self.out_path)
         self._pending: list[Record] = []
         self._started_at: float | None = None
@@ -110,17 +109,15 @@ class LoadProcess:
         self.out_path.write_bytes(b"")  # records of an earlier run must not be read as this one's
         env = {**os.environ, **self.env}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH")) if p)
-        with self.log_path.open("wb") as log:
-            try:
-                self._proc = subprocess.Popen(
-                    self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env=env, start_new_session=True,
-                )
-            except OSError as exc:
-                raise EnvironmentProblem(
-                    f"could not start Locust ({sys.executable} -m harness.load.locust_process): {exc}",
-                    hint="check that this Python has locust installed",
-                ) from exc
+        proc = ChildProcess("locust", self.command(), log_path=self.log_path, env=env, truncate_log=True)
+        try:
+            proc.start()
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"could not start Locust ({sys.executable} -m harness.load.locust_process): {exc}",
+                hint="check that this Python has locust installed",
+            ) from exc
+        self._proc = proc
 
     def poll(self) -> int | None:
         """The exit code, or None while the process runs."""
@@ -166,17 +163,9 @@ class LoadProcess:
         The child answers SIGTERM by ending the load and writing ``load_stopped``: ``drain()``
         after ``stop()`` returns the last records. Returns the exit code (None if never started).
         """
-        proc = self._proc
-        if proc is None:
+        if self._proc is None:
             return None
-        if proc.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._signal_group(signal.SIGKILL)
-                proc.wait()
-        return proc.returncode
+        return self._proc.stop(timeout)
 
     def __enter__(self) -> LoadProcess:
         self.start()
@@ -232,14 +221,7 @@ class LoadProcess:
         tail = self.log_tail(20)
         return "\n".join("    " + line for line in tail.splitlines()) if tail else "    (log is empty)"
 
-    def _require_started(self) -> subprocess.Popen[bytes]:
+    def _require_started(self) -> ChildProcess:
         if self._proc is None:
             raise RuntimeError("LoadProcess is not started; call start() first")
         return self._proc
-
-    def _signal_group(self, signum: int) -> None:
-        assert self._proc is not None
-        try:
-            os.killpg(self._proc.pid, signum)  # start_new_session: the group id is the child's pid
-        except ProcessLookupError:
-            pass

@@ -26,7 +26,7 @@ def _absolute(value: Any, directory: Path) -> Any:
 
 def derive_system(target: str, out_dir: Path, drop: tuple[str, ...] = (), **additions: Any) -> Path:
     """Write ``out_dir/system.yaml``: ``targets/<target>/system.yaml`` runnable from there, plus ``additions``
-    (top-level keys; ``services`` entries are merged per service). Returns its path."""
+    (top-level keys; mappings are merged into the system's own, ``services`` per service). Returns its path."""
     directory = ROOT / "targets" / target
     doc = _absolute(yaml.safe_load((directory / "system.yaml").read_text()), directory)
     doc["locustfile"] = str(directory / doc["locustfile"])
@@ -41,6 +41,8 @@ def derive_system(target: str, out_dir: Path, drop: tuple[str, ...] = (), **addi
                 for field, v in extra.items():
                     current = doc["services"][name].get(field)
                     doc["services"][name][field] = {**current, **v} if isinstance(current, dict) else v
+        elif isinstance(doc.get(key), dict) and isinstance(value, dict):
+            doc[key] = {**doc[key], **value}  # defects, parameters, ...: added to the system's own
         else:
             doc[key] = value
     out_dir.mkdir(parents=True, exist_ok=True)

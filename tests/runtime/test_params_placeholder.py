@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.runtime.containers import service_container
+from harness.runtime.docker.layout import service_container
 from harness.system import load_system
 
 MANIFEST = """\
