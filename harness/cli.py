@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list target systems, their experiments and defects")
     ls.add_argument("--json", action="store_true")
 
-    rep = sub.add_parser("report", help="re-render a run folder's reports from its stored history")
+    rep = sub.add_parser("report", help="re-render a run (or suite) folder's reports from its stored history")
     rep.add_argument("run_dir", type=Path)
 
     cmp_ = sub.add_parser("compare", help="compare two run (or suite) folders: regressions with 95%% intervals")
@@ -283,8 +283,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(run_dir: Path) -> int:
-    from .report.rerender import rerender
+    from .report.rerender import rerender, rerender_suite
 
+    if not (run_dir / "journal.jsonl").is_file() and (run_dir / "result.json").is_file():
+        return _print_suite(rerender_suite(run_dir))
     result = rerender(run_dir)
     print(f"verdict: {result.verdict.upper()} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
           f"{len(result.checks)} checks passed)")

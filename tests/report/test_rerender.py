@@ -37,3 +37,22 @@ def test_an_interrupted_run_is_rendered_from_what_it_recorded(tmp_path: Path) ->
 def test_a_folder_without_a_journal_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", str(tmp_path)]) == 2
     assert "has no journal.jsonl" in capsys.readouterr().err
+
+
+def test_a_suite_folder_is_re_rendered_run_by_run_and_then_its_index(tmp_path: Path) -> None:
+    from synthetic_runs import EXPERIMENT
+
+    from harness.experiment import load_experiment
+    from harness.report.suite_report import write_suite_reports
+    from harness.suite import Job, SuiteResult
+
+    suite_dir = tmp_path / "suite"
+    result = build_run(suite_dir / "circuit-breaker")
+    suite = SuiteResult(suite_dir, [Job(load_experiment(EXPERIMENT))], started=1.0, finished=2.0)
+    suite.results["circuit-breaker"] = result
+    write_suite_reports(suite)
+    for f in ("index.html", "junit.xml", "circuit-breaker/report.html"):
+        (suite_dir / f).unlink()
+    assert main(["report", str(suite_dir)]) == 0
+    assert (suite_dir / "index.html").is_file() and (suite_dir / "circuit-breaker" / "report.html").is_file()
+    assert json.loads((suite_dir / "result.json").read_text())["runs"][0]["verdict"] == "passed"
