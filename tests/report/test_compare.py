@@ -73,3 +73,17 @@ def test_the_order_statistic_bootstrap_matches_resampling() -> None:
     assert abs(np.quantile(fast, 0.975) - np.quantile(slow, 0.975)) < 0.02 * np.median(slow)
     rates = rate_samples(30, 1000, rng_for(1, "y"), b=4000)
     assert 0.019 < np.quantile(rates, 0.025) < 0.021 and 0.040 < np.quantile(rates, 0.975) < 0.042
+
+
+def test_a_run_with_a_baseline_carries_the_comparison_and_fails_on_regression(
+        runs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import harness.runner
+    from synthetic_runs import EXPERIMENT
+
+    monkeypatch.setattr(harness.runner, "run_experiment", lambda exp, opts: build_run(opts.out, slow=1.5))
+    args = ["run", str(EXPERIMENT), "--out", str(tmp_path / "new"), "--baseline", str(runs["base"]), "--quiet"]
+    assert main(args) == 0  # the run itself passes; a regression alone does not fail it...
+    assert main([*args, "--fail-on-regression"]) == 1  # ...unless asked
+    doc = json.loads((tmp_path / "new" / "result.json").read_text())
+    assert doc["comparison"]["regressions"] > 0
+    assert "Compared with the baseline" in (tmp_path / "new" / "report.html").read_text()
