@@ -4,29 +4,51 @@
     1   a resilience check failed (or was unknown), or the steady state deviated
     2   invalid input or usage: file, field and reason named, no traceback
     3   environment error (a tool missing, a target that would not start), with what to do next
+    4   internal error: a bug of the harness (the run still healed, stopped and reported)
     130 interrupted, after every fault was healed and every process stopped
+
+The exit code of ``run`` is the one in its ``result.json``. A closed stdout or stderr (the
+reader went away) changes nothing but the output: the run goes on, heals, stops, reports,
+and exits with its own code.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn, Sequence, TextIO, cast
+
+from .console import safe_write
+from .errors import INTERNAL_ERROR_EXIT, EnvironmentProblem, HarnessError, InputError, RunInterrupted
 
 if TYPE_CHECKING:
     from .compare import Tolerance
     from .result import RunResult
     from .suite import SuiteResult
-
-from .errors import EnvironmentProblem, HarnessError, InputError, RunInterrupted
+    from .system import SystemSpec
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # usage errors are exit 2 like every input error
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"harness: error: {message}\n")
+        safe_write(sys.stderr, self.format_usage() + f"harness: error: {message}\n")
         raise SystemExit(2)
+
+    def _print_message(self, message: str, file: Any = None) -> None:  # --help into a closed pipe
+        if message:
+            safe_write(cast(TextIO, sys.stderr if file is sys.stderr else sys.stdout), message)
+
+
+def out(text: str) -> None:
+    safe_write(sys.stdout, text + "\n")
+
+
+def err(text: str) -> None:
+    safe_write(sys.stderr, text + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run an experiment (or a suite: several files or a directory) and write its reports")
     run.add_argument("experiments", type=Path, nargs="+", metavar="experiment",
                      help="experiment file(s) or directories of them; more than one (or --defects) runs a suite")
-    run.add_argument("--out", type=Path, help="run folder, or suite folder (default: reports/<time>-<experiment|suite>)")
+    run.add_argument("--out", help="run folder: new, empty, or an earlier run's (default: reports/<time>-<experiment>); "
+                                   "for a suite, the suite folder (default: reports/<time>-suite)")
     run.add_argument("--defects", action="store_true",
                      help="suite: also run every experiment with each declared defect of its system, expecting it to fail")
     run.add_argument("--baseline", type=Path, help="compare with this earlier run (or suite) folder")
@@ -46,16 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
     _tolerance_options(run)
 
-    mut = sub.add_parser("mutate", help="run each experiment of a system with each declared defect: the mutation table")
-    mut.add_argument("system", nargs="?", help="a built-in system (see harness list)")
-    mut.add_argument("--all", action="store_true", help="every built-in system")
-    mut.add_argument("--out", type=Path, help="suite folder (default: reports/<time>-mutate)")
-    mut.add_argument("--seed", type=int)
-    mut.add_argument("--runtime", default="local")
-    mut.add_argument("--quiet", action="store_true")
-
     val = sub.add_parser("validate", help="validate experiment files (and their systems) without running")
     val.add_argument("files", type=Path, nargs="+")
+    val.add_argument("--runtime", default="local",
+                     help="also check what that runtime needs (local: each service's program exists here)")
 
     ls = sub.add_parser("list", help="list target systems, their experiments and defects")
     ls.add_argument("--json", action="store_true")
@@ -68,6 +85,18 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("new", type=Path)
     cmp_.add_argument("--out", type=Path, help="where comparison.json/.html go (default: the NEW folder)")
     _tolerance_options(cmp_)
+
+    mut = sub.add_parser("mutate", help="run each experiment of a system with each declared defect: the mutation table")
+    mut.add_argument("system", nargs="?", help="a built-in system (see harness list)")
+    mut.add_argument("--all", action="store_true", help="every built-in system")
+    mut.add_argument("--out", type=Path, help="suite folder (default: reports/<time>-suite)")
+    mut.add_argument("--seed", type=int)
+    mut.add_argument("--runtime", default="local")
+    mut.add_argument("--quiet", action="store_true")
+
+    clean = sub.add_parser("clean", help="stop and remove what runs of a killed harness left (processes, "
+                                         "temporary directories, Docker resources)")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     return p
 
 
@@ -84,7 +113,7 @@ def _tolerance_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a regression is flagged")
 
 
-def _tolerance(args: argparse.Namespace) -> "Tolerance":
+def _tolerance(args: argparse.Namespace) -> Tolerance:
     from .compare import Tolerance
 
     for name in ("latency_tolerance", "latency_slack_ms", "error_rate_tolerance"):
@@ -95,48 +124,91 @@ def _tolerance(args: argparse.Namespace) -> "Tolerance":
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    with _signals_end_the_command():
+        try:
+            args = build_parser().parse_args(argv)
+            if args.command == "validate":
+                return cmd_validate(args.files, args.runtime)
+            if args.command == "list":
+                return cmd_list(args.json)
+            if args.command == "clean":
+                return cmd_clean(args.dry_run)
+            if args.command == "report":
+                return cmd_report(args.run_dir)
+            if args.command == "compare":
+                return cmd_compare(args)
+            if args.command == "mutate":
+                return cmd_mutate(args)
+            return cmd_run(args)
+        except InputError as exc:
+            err(f"harness: invalid input\n{exc.render()}")
+            return 2
+        except EnvironmentProblem as exc:
+            err(f"harness: environment error: {exc}")
+            return 3
+        except (RunInterrupted, KeyboardInterrupt):
+            return 130
+        except HarnessError as exc:
+            err(f"harness: {exc}")
+            return exc.exit_code
+        except Exception as exc:  # noqa: BLE001 - a bug: say so plainly, with what a bug report needs
+            import traceback
+
+            err(f"harness: internal error (a bug in the harness, not in your input): {type(exc).__name__}: {exc}\n"
+                + "".join(traceback.format_exception(exc)))
+            return INTERNAL_ERROR_EXIT
+        finally:
+            _flush_standard_streams()
+
+
+@contextlib.contextmanager
+def _signals_end_the_command() -> Iterator[None]:
+    """SIGTERM outside a run (loading, validating) ends the command like Ctrl-C: exit 130, not 143.
+    During a run the runner's own guard takes over (and heals first)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise RunInterrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        if args.command == "validate":
-            return cmd_validate(args.files)
-        if args.command == "list":
-            return cmd_list(args.json)
-        if args.command == "report":
-            return cmd_report(args.run_dir)
-        if args.command == "compare":
-            return cmd_compare(args)
-        if args.command == "mutate":
-            return cmd_mutate(args)
-        return cmd_run(args)
-    except InputError as exc:
-        sys.stderr.write(f"harness: invalid input\n{exc.render()}\n")
-        return 2
-    except EnvironmentProblem as exc:
-        sys.stderr.write(f"harness: environment error: {exc}\n")
-        return 3
-    except RunInterrupted:
-        return 130
-    except KeyboardInterrupt:
-        return 130
-    except HarnessError as exc:
-        sys.stderr.write(f"harness: {exc}\n")
-        return exc.exit_code
+        yield
+    finally:
+        if signal.getsignal(signal.SIGTERM) is interrupt:  # a finished run leaves SIGTERM ignored: keep it so
+            signal.signal(signal.SIGTERM, previous)
 
 
-def cmd_validate(files: list[Path]) -> int:
+def _flush_standard_streams() -> None:
+    """So the interpreter's own flush at exit cannot fail on a reader that went away."""
+    for stream in (sys.stdout, sys.stderr):
+        safe_write(stream, "")
+
+
+def cmd_validate(files: list[Path], runtime: str = "local") -> int:
     from .experiment import load_experiment
 
     worst = 0
     for f in files:
         try:
             exp = load_experiment(f)
+            _check_for_runtime(exp.target, runtime)
         except InputError as exc:
-            sys.stderr.write(exc.render() + "\n")
+            err(exc.render())
             worst = 2
             continue
-        print(f"{f}: ok ({exp.name}: system {exp.target.name}, {len(exp.faults)} faults, {len(exp.checks)} checks, "
-              f"{len(exp.steady_state.conditions)} steady-state conditions)")
+        out(f"{f}: ok ({exp.name}: system {exp.target.name}, {len(exp.faults)} faults, {len(exp.checks)} checks, "
+            f"{len(exp.steady_state.conditions)} steady-state conditions)")
     return worst
+
+
+def _check_for_runtime(system: SystemSpec, runtime: str) -> None:
+    """Local processes need their programs on this machine; containers bring their own."""
+    from .system_checks import check_local_commands
+
+    if runtime == "local":
+        check_local_commands(system)
 
 
 def cmd_list(as_json: bool) -> int:
@@ -144,17 +216,50 @@ def cmd_list(as_json: bool) -> int:
 
     data = inventory()
     if as_json:
-        print(json.dumps(data, indent=2))
+        out(json.dumps(data, indent=2))
         return 0
     for system in data["systems"]:
-        print(f"{system['name']}: {system['description']}")
-        print(f"  manifest:    {system['manifest']}")
-        print(f"  edges:       {', '.join(system['edges']) or '-'}")
-        print(f"  defects:     {', '.join(d['name'] for d in system['defects']) or '-'}")
-        print(f"  experiments: {', '.join(e['path'] for e in system['experiments']) or '-'}")
+        out(f"{system['name']}: {system['description']}\n"
+            f"  manifest:    {system['manifest']}\n"
+            f"  edges:       {', '.join(system['edges']) or '-'}\n"
+            f"  defects:     {', '.join(d['name'] for d in system['defects']) or '-'}\n"
+            f"  experiments: {', '.join(e['path'] for e in system['experiments']) or '-'}")
+    out("fault types (target[, default stream]; toxicity drawn per ...; attributes, * required):")
+    for ft in data["fault_types"]:
+        target = f"{ft['target']}, {ft['stream']}" if ft["stream"] else ft["target"]
+        drawn = f"; toxicity {ft['toxicity']}" if ft["toxicity"] else ""
+        attributes = ", ".join(f"{a}{'*' if spec['required'] else ''}" for a, spec in ft["attributes"].items()) or "-"
+        needs = f"  [needs the {ft['needs']}]" if ft["needs"] else ""
+        out(f"  {ft['name']:12} {target}{drawn}; {attributes}{needs}")
     for bad in data.get("invalid", []):
-        print(f"(invalid) {bad['path']}: {bad['error']}")
+        out(f"(invalid) {bad['path']}: {bad['error']}")
     return 0
+
+
+def cmd_clean(dry_run: bool) -> int:
+    """What runs of a killed harness left: local processes and directories, and Docker resources."""
+    from .runstate import sweep_dead_runs
+    from .salvage import complete_dead_run
+
+    report = sweep_dead_runs(dry_run=dry_run)
+    for run_dir in report.run_dirs:
+        if complete_dead_run(run_dir):
+            out(f"wrote the reports of the killed run in {run_dir}")
+    verb = "would remove" if dry_run else "removed"
+    for line in report.killed:
+        out(f"{'would kill' if dry_run else 'killed'} {line}")
+    for path in report.removed:
+        out(f"{verb} {path}")
+    docker_lines, docker_note = _sweep_docker(dry_run)
+    for line in docker_lines:
+        out(f"{verb} {line}")
+    if docker_note:
+        out(docker_note)
+    for line in report.left:
+        err(f"could not remove {line}")
+    if not (report.killed or report.removed or docker_lines or report.left):
+        out("nothing left behind by earlier runs")
+    return 1 if report.left else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -163,6 +268,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .runner import RunOptions, run_experiment
     from .suite import expand
 
+    if args.out is not None and not args.out.strip():
+        # Path("") is ".": the run would clear the run files of the current directory.
+        raise InputError("--out: an empty path; name the run folder (it is created if missing)")
     tol = _tolerance(args)
     files = expand(args.experiments)
     if len(files) > 1 or args.defects or any(p.is_dir() for p in args.experiments):
@@ -170,23 +278,27 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise InputError("--defect runs one experiment with one defect; a suite takes --defects (all of them)")
         return _run_suite(args, tol)
     exp = load_experiment(files[0])
-    opts = RunOptions(defect=args.defect, seed=args.seed, out=args.out, runtime=args.runtime)
+    _check_for_runtime(exp.target, args.runtime)
+    # ignore_signals_after: once the reports are written, a signal must not turn the exit code
+    # into another one than result.json's (the process only prints two lines and exits).
+    opts = RunOptions(defect=args.defect, seed=args.seed, out=Path(args.out) if args.out is not None else None,
+                      runtime=args.runtime, ignore_signals_after=True)
     if not args.quiet:
         ConsoleProgress(opts.events)
     result = run_experiment(exp, opts)
     code = result.exit_code
-    if args.baseline is not None:
-        code = max(code, _compare_into_run(args.baseline, result, tol, args.fail_on_regression)) if code in (0, 1) else code
+    if args.baseline is not None and code in (0, 1):
+        code = max(code, _compare_into_run(args.baseline, result, tol, args.fail_on_regression))
     verdict = result.verdict.upper()
-    print(f"verdict: {verdict} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
-          f"{len(result.checks)} checks passed)")
+    out(f"verdict: {verdict} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
+        f"{len(result.checks)} checks passed)")
     if result.error:
-        print(f"error: {result.error}", file=sys.stderr)
-    print(f"report: {result.run_dir / 'report.html'}")
+        err(f"error: {result.error}")
+    out(f"report: {result.run_dir / 'report.html'}")
     return code
 
 
-def _compare_into_run(baseline: Path, result: "RunResult", tol: "Tolerance", fail_on_regression: bool) -> int:
+def _compare_into_run(baseline: Path, result: RunResult, tol: Tolerance, fail_on_regression: bool) -> int:
     """Compare a finished run with its baseline; re-render its reports with the comparison in them."""
     from .compare import compare_folders, describe_row
     from .journal import read_journal
@@ -196,12 +308,13 @@ def _compare_into_run(baseline: Path, result: "RunResult", tol: "Tolerance", fai
     write_reports(result.run_dir, result, read_journal(result.run_dir / "journal.jsonl"), comparison=doc)
     for row in doc["rows"]:
         if row["verdict"] == "regression":
-            print(describe_row(row))
-    print(f"baseline: {doc['regressions']} regressions, {doc['improvements']} improvements over {len(doc['rows'])} endpoint windows")
+            out(describe_row(row))
+    out(f"baseline: {doc['regressions']} regressions, {doc['improvements']} improvements over {len(doc['rows'])} "
+        "endpoint windows")
     return 1 if (fail_on_regression and doc["regressions"]) else 0
 
 
-def _run_suite(args: argparse.Namespace, tol: "Tolerance") -> int:
+def _run_suite(args: argparse.Namespace, tol: Tolerance) -> int:
     from .console import ConsoleProgress
     from .events import RunEvents
     from .suite import plan, run_suite
@@ -209,38 +322,39 @@ def _run_suite(args: argparse.Namespace, tol: "Tolerance") -> int:
     if args.baseline is not None and not args.baseline.is_dir():
         raise InputError(f"--baseline '{args.baseline}' is not a folder")
     jobs = plan(args.experiments, defects=args.defects)
+    for job in jobs:
+        _check_for_runtime(job.exp.target, args.runtime)
     ev = RunEvents()
     if not args.quiet:
         ConsoleProgress(ev)
-    suite = run_suite(jobs, out=args.out, seed=args.seed, runtime=args.runtime, events=ev, baseline=args.baseline,
-                      fail_on_regression=args.fail_on_regression, tolerance=tol)
+    suite = run_suite(jobs, out=Path(args.out) if args.out is not None else None, seed=args.seed, runtime=args.runtime,
+                      events=ev, baseline=args.baseline, fail_on_regression=args.fail_on_regression, tolerance=tol)
     return _print_suite(suite)
 
 
-def _print_suite(suite: "SuiteResult") -> int:
+def _print_suite(suite: SuiteResult) -> int:
     from .report.suite_report import suite_document
 
     doc = suite_document(suite)
     for r in doc["runs"]:
-        label = r["run"]
         shown = (("caught" if r["exit_code"] == 0 else "survived") if r["defect"] and r["exit_code"] is not None
                  else r["verdict"])
-        print(f"  {shown.upper():<11} {label}")
+        out(f"  {shown.upper():<11} {r['run']}")
     if doc.get("defects"):
         d = doc["defects"]
-        print(f"defects caught: {d['caught']}/{d['total']}" + (f"; survivors: {', '.join(d['survivors'])}" if d["survivors"] else ""))
+        out(f"defects caught: {d['caught']}/{d['total']}" + (f"; survivors: {', '.join(d['survivors'])}" if d["survivors"] else ""))
     score = doc["resilience"]["score"]
-    print(f"suite: {doc['verdict'].upper()} (resilience score {score if score is not None else '-'}; "
-          f"{len(suite.results)}/{len(suite.jobs)} runs; {doc['duration_s']:.0f} s)")
-    print(f"report: {suite.folder / 'index.html'}")
+    out(f"suite: {doc['verdict'].upper()} (resilience score {score if score is not None else '-'}; "
+        f"{len(suite.results)}/{len(suite.jobs)} runs; {doc['duration_s']:.0f} s)")
+    out(f"report: {suite.folder / 'index.html'}")
     return suite.exit_code
 
 
 def cmd_mutate(args: argparse.Namespace) -> int:
+    from .catalog import REPO_ROOT
     from .console import ConsoleProgress
     from .events import RunEvents
     from .inventory import inventory
-    from .catalog import REPO_ROOT
     from .suite import plan, run_suite
 
     if bool(args.system) == bool(args.all):
@@ -257,12 +371,12 @@ def cmd_mutate(args: argparse.Namespace) -> int:
         ConsoleProgress(ev)
     suite = run_suite(plan(paths, defects=True), out=args.out, seed=args.seed, runtime=args.runtime, events=ev)
     code = _print_suite(suite)
-    print("mutation table:")
+    out("mutation table:")
     for m in suite.mutations():
         by = "; ".join(f"{c['check']} ({c['evidence']})" for c in m["caught_by"]) or "-"
-        print(f"  {m['system']}:{m['defect']:<24} {m['experiment']:<32} {m['status'].upper():<12} {by}")
-    (suite.folder / "mutation.json").write_text(__import__("json").dumps(
-        {"mutations": suite.mutations(), "defects": suite.defects()}, indent=2) + "\n", encoding="utf-8")
+        out(f"  {m['system']}:{m['defect']:<24} {m['experiment']:<32} {m['status'].upper():<12} {by}")
+    (suite.folder / "mutation.json").write_text(json.dumps({"mutations": suite.mutations(), "defects": suite.defects()},
+                                                           indent=2) + "\n", encoding="utf-8")
     if code in (130, 3):
         return code
     return 1 if any(d["survived"] for d in suite.defects()) else 0
@@ -275,10 +389,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     paths = write_comparison(doc, args.out or (args.new if args.new.is_dir() else args.new.parent))
     for row in doc["rows"]:
         if row["verdict"] in ("regression", "improvement"):
-            print(describe_row(row))
-    print(f"compared {len(doc['rows'])} endpoint windows: {doc['regressions']} regressions, "
-          f"{doc['improvements']} improvements")
-    print(f"report: {paths['comparison.html']}")
+            out(describe_row(row))
+    out(f"compared {len(doc['rows'])} endpoint windows: {doc['regressions']} regressions, "
+        f"{doc['improvements']} improvements")
+    out(f"report: {paths['comparison.html']}")
     return 1 if (args.fail_on_regression and doc["regressions"]) else 0
 
 
@@ -288,10 +402,31 @@ def cmd_report(run_dir: Path) -> int:
     if not (run_dir / "journal.jsonl").is_file() and (run_dir / "result.json").is_file():
         return _print_suite(rerender_suite(run_dir))
     result = rerender(run_dir)
-    print(f"verdict: {result.verdict.upper()} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
-          f"{len(result.checks)} checks passed)")
-    print(f"report: {result.run_dir / 'report.html'}")
+    out(f"verdict: {result.verdict.upper()} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
+        f"{len(result.checks)} checks passed)")
+    out(f"report: {result.run_dir / 'report.html'}")
     return result.exit_code
+
+
+def _sweep_docker(dry_run: bool) -> tuple[list[str], str | None]:
+    """Docker resources of dead harness processes (by label), when a daemon answers."""
+    import os
+
+    from .runtime.docker import resources as docker_resources
+
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if docker_resources._socket_unreachable(host):
+        return [], None  # no daemon: no containers can be left over
+    if dry_run:
+        return [], "Docker: `python -m harness.runtime.docker.resources` lists what harness runs left"
+    try:
+        client = docker_resources.connect()
+    except EnvironmentProblem as exc:
+        return [], f"Docker not checked: {str(exc).splitlines()[0]}"
+    try:
+        return docker_resources.remove_orphans(client), None
+    finally:
+        client.close()
 
 
 if __name__ == "__main__":

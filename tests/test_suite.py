@@ -25,13 +25,15 @@ CB = ROOT / "experiments" / "circuit-breaker.yaml"
 KILLED = ROOT / "experiments" / "circuit-breaker-payments-killed.yaml"
 
 
-def fake_runner(outcomes: dict[str, dict[str, str]], status: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    """run folder name -> {check name: verdict}; every run gets those checks."""
+def fake_runner(outcomes: dict[str, dict[str, str]], status: dict[str, str] | None = None,
+                default: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """run folder name -> {check name: verdict}; runs not named get ``default`` (every check passed)."""
     def run(exp: Any, opts: RunOptions) -> RunResult:
         assert opts.out is not None
         name = opts.out.name
         opts.out.mkdir(parents=True, exist_ok=True)
-        checks = [CheckResult(n, "error_rate", v, f"{n} was {v}", {}) for n, v in outcomes[name].items()]
+        verdicts = outcomes.get(name, default or {"opens": "passed", "fast": "passed"})
+        checks = [CheckResult(n, "error_rate", v, f"{n} was {v}", {}) for n, v in verdicts.items()]
         result = RunResult(experiment=exp.name, system=exp.target.name, run_dir=opts.out, seed=1, runtime="local",
                            defect=opts.defect, checks=checks, status=(status or {}).get(name, "completed"),  # type: ignore[arg-type]
                            started=1.0, finished=2.0)
@@ -50,7 +52,9 @@ def test_a_directory_is_its_yaml_files_and_a_bad_file_stops_the_suite_before_any
 
 def test_defects_add_one_run_per_declared_defect_named_after_experiment_and_defect() -> None:
     jobs = plan([CB], defects=True)
-    assert [j.folder for j in jobs] == ["circuit-breaker", "circuit-breaker-breaker-disabled"]
+    defects = list(jobs[0].exp.target.defects)
+    assert "breaker-disabled" in defects
+    assert [j.folder for j in jobs] == ["circuit-breaker", *(f"circuit-breaker-{d}" for d in defects)]
 
 
 def test_two_files_with_one_experiment_name_are_refused(tmp_path: Path) -> None:
@@ -66,39 +70,41 @@ def test_score_mutations_exit_code_junit_and_index(tmp_path: Path, monkeypatch: 
         "circuit-breaker-breaker-disabled": {"opens": "failed", "fast": "passed"},
         "circuit-breaker-payments-killed": {"opens": "passed", "fast": "unknown"},
         "circuit-breaker-payments-killed-breaker-disabled": {"opens": "passed", "fast": "unknown"},
-    }))
+    }, default={"opens": "failed", "fast": "passed"}))  # any other declared defect: caught by 'opens' where it can be
     s = run_suite(plan([CB, KILLED], defects=True), out=tmp_path / "suite")
     # Declared: each experiment's checks + 2 x its steady-state conditions; only sound runs count.
-    exp_cb, exp_k = s.jobs[0].exp, s.jobs[2].exp
-    declared = sum(len(e.checks) + 2 * len(e.steady_state.conditions) for e in (exp_cb, exp_k))
+    sound = [j.exp for j in s.jobs if j.defect is None]
+    declared = sum(len(e.checks) + 2 * len(e.steady_state.conditions) for e in sound)
     assert s.score() == {"score": round(100 * 3 / declared, 1), "passed": 3, "declared": declared,
                          "formula": "100 x passed / declared checks and steady-state conditions, sound runs only"}
     statuses = {m["run"]: m["status"] for m in s.mutations()}
-    assert statuses == {"circuit-breaker-breaker-disabled": "caught",
-                        "circuit-breaker-payments-killed-breaker-disabled": "inconclusive"}
-    [caught] = [m for m in s.mutations() if m["status"] == "caught"]
+    assert statuses["circuit-breaker-breaker-disabled"] == "caught"
+    assert statuses["circuit-breaker-payments-killed-breaker-disabled"] == "inconclusive"
+    caught = next(m for m in s.mutations() if m["run"] == "circuit-breaker-breaker-disabled")
     assert caught["caught_by"] == [{"check": "opens", "type": "error_rate", "evidence": "opens was failed"}]
-    assert s.defects() == [{"system": "circuit-breaker", "defect": "breaker-disabled", "caught_by": ["circuit-breaker: opens"],
-                            "experiments": ["circuit-breaker", "circuit-breaker-payments-killed"], "survived": False}]
+    disabled = next(d for d in s.defects() if d["defect"] == "breaker-disabled")
+    assert disabled == {"system": "circuit-breaker", "defect": "breaker-disabled", "caught_by": ["circuit-breaker: opens"],
+                        "experiments": ["circuit-breaker", "circuit-breaker-payments-killed"], "survived": False}
     assert s.exit_code == 1  # the killed experiment's sound run is unknown
     doc = json.loads((tmp_path / "suite" / "result.json").read_text())
-    assert doc["exit_code"] == 1 and doc["defects"]["caught"] == 1 and len(doc["runs"]) == 4
+    assert doc["exit_code"] == 1 and doc["defects"]["caught"] == len(s.defects()) and len(doc["runs"]) == len(s.jobs)
     assert doc["runs"][0]["figures"] == {"requests": 100, "error_rate": 0.03, "worst_second_p95_ms": 80.0, "duration_s": 45.0}
     root = ET.parse(tmp_path / "suite" / "junit.xml").getroot()
     assert root.tag == "testsuites" and [t.get("name") for t in root] == [j.folder for j in s.jobs]
-    defect_case = root[1].find("testcase")
+    by_name = {t.get("name"): t for t in root}
+    defect_case = by_name["circuit-breaker-breaker-disabled"].find("testcase")
     assert defect_case is not None and defect_case.get("name") == "defect breaker-disabled is caught"
-    assert defect_case.find("failure") is None and root[3].find("testcase/failure") is not None
+    assert defect_case.find("failure") is None
+    assert by_name["circuit-breaker-payments-killed-breaker-disabled"].find("testcase/failure") is not None
     html = (tmp_path / "suite" / "index.html").read_text()
     assert 'href="circuit-breaker/report.html"' in html and "Mutation table" in html and "<script" not in html
 
 
 def test_a_surviving_defect_fails_the_suite_even_when_every_sound_run_passes(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(suite_mod, "run_experiment", fake_runner({
-        "circuit-breaker": {"opens": "passed"}, "circuit-breaker-breaker-disabled": {"opens": "passed"}}))
+    monkeypatch.setattr(suite_mod, "run_experiment", fake_runner({}, default={"opens": "passed"}))
     s = run_suite(plan([CB], defects=True), out=tmp_path / "suite")
-    assert [m["status"] for m in s.mutations()] == ["survived"] and s.defects()[0]["survived"]
+    assert {m["status"] for m in s.mutations()} == {"survived"} and all(d["survived"] for d in s.defects())
     assert s.exit_code == 1
 
 

@@ -6,8 +6,11 @@ accepted: it is stored as "pending" (to be charged later) and the answer says wh
     HOST=127.0.0.1 PORT=8001 PAYMENTS_URL=http://127.0.0.1:8002 PYTHONPATH=../_shared python orders.py
 
 Env: PAYMENTS_URL, PAYMENTS_TIMEOUT (s, 0.5), BREAKER_ENABLED (true),
-BREAKER_FAILURE_THRESHOLD (5), BREAKER_RESET_TIMEOUT (s, 2.0), BREAKER_HALF_OPEN_MAX_CALLS (1).
+BREAKER_FAILURE_THRESHOLD (5), BREAKER_RESET_TIMEOUT (s, 2.0), BREAKER_HALF_OPEN_MAX_CALLS (1),
+BREAKER_COUNTS_5XX (true).
 BREAKER_ENABLED=false is the "breaker-disabled" defect: every call waits on payments.
+BREAKER_COUNTS_5XX=false is the "breaker-ignores-5xx" defect: only errors and timeouts count as
+failures, so a payments that answers 500 fast never opens the breaker (its 500 reaches users).
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from servicekit import emit_event, env_flag, env_float, env_int, health_route, m
 PAYMENTS_URL = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8002").rstrip("/")
 PAYMENTS_TIMEOUT = env_float("PAYMENTS_TIMEOUT", 0.5)
 BREAKER_ENABLED = env_flag("BREAKER_ENABLED", True)
+BREAKER_COUNTS_5XX = env_flag("BREAKER_COUNTS_5XX", True)
 
 BREAKER_STATE = Enum("circuit_breaker_state", "Current breaker state", ["breaker"], states=list(STATES))
 BREAKER_TRANSITIONS = Counter(
@@ -75,7 +79,7 @@ async def charge(order_id: str, amount: float) -> httpx.Response:
             # (connect, read, ...) and could add up to several times PAYMENTS_TIMEOUT.
             async with asyncio.timeout(PAYMENTS_TIMEOUT):
                 response = await client.post("/charge", json={"order_id": order_id, "amount": amount})
-        if response.status_code >= 500:
+        if response.status_code >= 500 and BREAKER_COUNTS_5XX:
             raise PaymentsError(f"payments answered {response.status_code}")
         if response.status_code == 200:
             try:

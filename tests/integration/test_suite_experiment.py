@@ -30,14 +30,14 @@ def test_a_suite_with_defects_catches_the_breaker_defect_in_one_folder(tmp_path:
     out = tmp_path / "suite"
     code = main(["run", str(exp.parent), "--defects", "--out", str(out), "--quiet"])
     doc = json.loads((out / "result.json").read_text())
-    assert [r["run"] for r in doc["runs"]] == ["circuit-breaker", "circuit-breaker-breaker-disabled"]
-    assert doc["defects"]["caught"] == 1, doc["mutations"]
-    [m] = doc["mutations"]
+    runs = [r["run"] for r in doc["runs"]]
+    assert runs[0] == "circuit-breaker" and "circuit-breaker-breaker-disabled" in runs
+    m = next(m for m in doc["mutations"] if m["defect"] == "breaker-disabled")
     assert m["status"] == "caught" and m["caught_by"], m
-    assert code == doc["exit_code"] == (0 if doc["runs"][0]["verdict"] == "passed" else 1)
+    assert code == doc["exit_code"]
     assert (out / "circuit-breaker" / "report.html").is_file() and (out / "index.html").is_file()
     suites = ET.parse(out / "junit.xml").getroot()
-    assert [s.get("name") for s in suites] == ["circuit-breaker", "circuit-breaker-breaker-disabled"]
+    assert [s.get("name") for s in suites] == runs
     # The suite folder is a baseline for the next one; comparing it with itself flags nothing.
     assert main(["compare", str(out), str(out), "--out", str(tmp_path / "cmp"), "--fail-on-regression"]) == 0
 
