@@ -125,6 +125,7 @@ def render_html(result: RunResult, history: History, timeline: Timeline, endpoin
         "faults": [(f, _fault_color(i), _attrs(f.attributes)) for i, f in enumerate(timeline.faults)],
         "events": timeline.events[:MAX_EVENT_ROWS], "events_total": len(timeline.events),
         "max_rows": MAX_EVIDENCE_ROWS, "endpoints": endpoints or [], "comparison": comparison,
+        "matrix": result.extra.get("matrix"),
     }
     return _environment().get_template("report.html.j2").render(**ctx)
 
