@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..checks.windows import FaultWindowSpec, Windows, WindowSpec
 from ..data.stats import Estimate, percentile_estimate, rate_estimate, rng_for
 from ..data.table import RequestTable
@@ -57,16 +59,10 @@ def summarize(name: str, method: str, label: str, span: tuple[float | None, floa
     rng = rng_for(seed, name, method, label)
     row.error_rate = rate_estimate(reqs.errors_count(), len(reqs), rng)
     ms = reqs.sorted_ms()
-    ms = ms[~_isnan(ms)]
+    ms = ms[~np.isnan(ms)]  # a request without a duration has no latency to rank
     if len(ms):
         row.latency = {q: percentile_estimate(ms, q, rng) for q in PERCENTILES}
     return row
-
-
-def _isnan(a: Any) -> Any:
-    import numpy as np
-
-    return np.isnan(a)
 
 
 def endpoint_windows(history: History) -> list[EndpointWindow]:
