@@ -1,8 +1,9 @@
 """What the harness's load path costs: ``.venv/bin/python benchmarks/load_overhead.py``.
 
-(a) Requests/s of ``LoadProcess`` (Locust in a subprocess, every request written as a JSON
-    line, drained by this process every 0.25 s as the engine does) divided by requests/s of bare
-    ``locust --headless ... --csv`` with the same locustfile, users and target. The two alternate
+(a) Requests/s of the real runner (``run_experiment`` on ``hello/experiment.yaml``: Locust in a
+    subprocess storing its requests as columns, this process running the run loop, then
+    checks and reports) divided by requests/s of bare ``locust --headless ... --csv`` with the
+    same locustfile and users, each against a fresh target process of its own. The two alternate
     (A B, B A, ...) so drift on a noisy machine hits both; the verdict is the median of the
     per-round ratios.
 (b) The latency a Toxiproxy proxy with no toxic adds: N sequential keep-alive GETs straight to
@@ -33,8 +34,10 @@ from pathlib import Path
 
 import httpx
 
-from harness.load import LoadProcess
+from harness.data import read_requests
+from harness.experiment import load_experiment
 from harness.net import free_port, wait_for_port
+from harness.runner import RunOptions, run_experiment
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -95,28 +98,25 @@ def run_bare(url: str, users: int, duration: float, workdir: Path) -> dict[str, 
             "locust_cpu_s": round(cpu, 2), "cpu_us_per_request": round(cpu / count * 1e6, 1)}
 
 
-def run_harness(url: str, users: int, duration: float, workdir: Path) -> dict[str, float]:
-    load = LoadProcess(
-        locustfile=LOCUSTFILE, host=url, users=users, spawn_rate=float(users), duration=duration,
-        user_classes=[], seed=0, out_path=workdir / "load.jsonl", log_path=workdir / "locust.log",
-    )
-    records = []
+def run_harness(users: int, duration: float, workdir: Path) -> dict[str, float]:
+    exp = load_experiment(HERE / "hello" / "experiment.yaml")
+    exp.load.users, exp.load.spawn_rate, exp.load.duration = users, float(users), duration
     cpu0, self0 = children_cpu(), self_cpu()
-    with load:
-        load.wait_started(60.0)
-        while load.poll() is None:
-            records += load.drain()
-            time.sleep(0.25)
-    records += load.drain()
-    cpu, drain_cpu = children_cpu() - cpu0, self_cpu() - self0
-    if load.poll() != 0:
-        raise SystemExit(f"LoadProcess exited with {load.poll()}:\n{load.log_tail()}")
-    requests = [r for r in records if r["kind"] == "request"]
+    # No Prometheus: the hello target exports no metrics, and its scraper would only add CPU noise.
+    os.environ["HARNESS_PROMETHEUS"] = "off"
+    result = run_experiment(exp, RunOptions(out=workdir / "run"))
+    cpu, harness_cpu = children_cpu() - cpu0, self_cpu() - self0
+    if result.status != "completed":
+        raise SystemExit(f"the harness run ended {result.status}: {result.error}")
+    requests = read_requests(workdir / "run" / "requests")
+    load_started = next(json.loads(line) for line in (workdir / "run" / "journal.jsonl").read_text().splitlines()
+                        if '"load_started"' in line)
     # The same window as Locust's own rate: from the start to the end of the last request.
-    window = max(r["t"] + r["ms"] / 1000 for r in requests) - records[0]["t"]
-    return {"requests": len(requests), "rps": round(len(requests) / window, 1), "window_s": round(window, 3),
-            "locust_cpu_s": round(cpu, 2), "cpu_us_per_request": round(cpu / len(requests) * 1e6, 1),
-            "drain_cpu_s": round(drain_cpu, 2), "bad_lines": load.bad_lines}
+    window = float((requests.t + requests.ms / 1000).max()) - load_started["t"]
+    n = len(requests)
+    # children_cpu counts every child reaped: Locust, the target, Toxiproxy.
+    return {"requests": n, "rps": round(n / window, 1), "window_s": round(window, 3),
+            "children_cpu_s": round(cpu, 2), "harness_process_cpu_s": round(harness_cpu, 2)}
 
 
 def measure_load(url: str, users: int, duration: float, rounds: int, runs: Path) -> dict[str, object]:
@@ -128,9 +128,11 @@ def measure_load(url: str, users: int, duration: float, rounds: int, runs: Path)
             workdir = runs / f"round{i + 1}-{kind}"
             workdir.mkdir(parents=True)
             if kind == "bare":
-                bare.append(run_bare(url, users, duration, workdir))
+                port = free_port()
+                with process([sys.executable, str(TARGET), str(port)], workdir / "target.log", port):
+                    bare.append(run_bare(f"http://127.0.0.1:{port}", users, duration, workdir))
             else:
-                harness.append(run_harness(url, users, duration, workdir))
+                harness.append(run_harness(users, duration, workdir))
             print(f"round {i + 1} {kind}: {(bare if kind == 'bare' else harness)[-1]}", file=sys.stderr)
             time.sleep(2.0)  # let the target's connections close between runs
     ratios = [h["rps"] / b["rps"] for h, b in zip(harness, bare)]
@@ -140,8 +142,6 @@ def measure_load(url: str, users: int, duration: float, rounds: int, runs: Path)
         "bare_rps_median": round(statistics.median(b["rps"] for b in bare), 1),
         "harness_rps_median": round(statistics.median(h["rps"] for h in harness), 1),
         "ratios": [round(r, 3) for r in ratios],
-        "cpu_per_request_ratio_median": round(statistics.median(
-            h["cpu_us_per_request"] / b["cpu_us_per_request"] for h, b in zip(harness, bare)), 3),
         "median_ratio": round(statistics.median(ratios), 3),
     }
 
@@ -169,10 +169,10 @@ print((time.perf_counter() - begun) / n * 1e6)
 def measure_record_cost(runs: Path, n: int = 200_000, repeats: int = 3) -> dict[str, object]:
     samples = []
     for i in range(repeats):
-        out = subprocess.run([sys.executable, "-c", _RECORD_COST, str(runs / f"cost{i}.jsonl"), str(n)],
+        out = subprocess.run([sys.executable, "-c", _RECORD_COST, str(runs / f"cost{i}.hreq"), str(n)],
                              capture_output=True, text=True, check=True, timeout=120)
         samples.append(float(out.stdout))
-        (runs / f"cost{i}.jsonl").unlink()
+        (runs / f"cost{i}.hreq").unlink()
     return {"records": n, "us_per_record": [round(x, 2) for x in samples],
             "median_us_per_record": round(statistics.median(samples), 2)}
 
@@ -243,7 +243,7 @@ def main() -> None:
     ap.add_argument("--name", default="load_overhead")
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--duration", type=float, default=15.0)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--requests", type=int, default=4000, help="sequential requests per path for (b)")
     ap.add_argument("--block", type=int, default=100)
     ap.add_argument("--skip-load", action="store_true")

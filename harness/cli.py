@@ -28,6 +28,9 @@ from .console import safe_write
 from .errors import INTERNAL_ERROR_EXIT, EnvironmentProblem, HarnessError, InputError, RunInterrupted
 
 if TYPE_CHECKING:
+    from .compare import Tolerance
+    from .result import RunResult
+    from .suite import SuiteResult
     from .system import SystemSpec
 
 
@@ -58,13 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a directory with targets/ and experiments/ to search first (default: $HARNESS_CATALOG, "
                               "the experiment's own, then the current directory)")
 
-    run = sub.add_parser("run", help="run an experiment and write its reports", parents=[catalog])
-    run.add_argument("experiment", type=Path)
-    run.add_argument("--out", help="run folder: new, empty, or an earlier run's (default: ./reports/<time>-<experiment>)")
+    run = sub.add_parser("run", help="run an experiment (or a suite: several files or a directory) and write its reports",
+                         parents=[catalog])
+    run.add_argument("experiments", type=Path, nargs="+", metavar="experiment",
+                     help="experiment file(s) or directories of them; more than one (or --defects) runs a suite")
+    run.add_argument("--out", help="run folder: new, empty, or an earlier run's (default: ./reports/<time>-<experiment>); "
+                                   "for a suite, the suite folder (default: ./reports/<time>-suite)")
+    run.add_argument("--defects", action="store_true",
+                     help="suite: also run every experiment with each declared defect of its system, expecting it to fail")
+    run.add_argument("--baseline", type=Path, help="compare with this earlier run (or suite) folder")
     run.add_argument("--defect", help="switch on one of the system's defects")
     run.add_argument("--seed", type=int, help="override the experiment's seed")
     run.add_argument("--runtime", default="local", help="where the system runs (default: local)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
+    _tolerance_options(run)
 
     exp = sub.add_parser("explore", help="run the standard fault matrix on a system and report its impact",
                          parents=[catalog])
@@ -100,13 +110,51 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("list", help="list target systems, their experiments and defects", parents=[catalog])
     ls.add_argument("--json", action="store_true")
 
-    rep = sub.add_parser("report", help="re-render a run folder's reports from its stored history")
+    rep = sub.add_parser("report", help="re-render a run (or suite) folder's reports from its stored history")
     rep.add_argument("run_dir", type=Path)
+
+    cmp_ = sub.add_parser("compare", help="compare two run (or suite) folders: regressions with 95%% intervals")
+    cmp_.add_argument("base", type=Path)
+    cmp_.add_argument("new", type=Path)
+    cmp_.add_argument("--out", type=Path, help="where comparison.json/.html go (default: the NEW folder)")
+    _tolerance_options(cmp_)
+
+    mut = sub.add_parser("mutate", help="run each experiment of a system with each declared defect: the mutation table",
+                         parents=[catalog])
+    mut.add_argument("system", nargs="?", help="a built-in system (see harness list)")
+    mut.add_argument("--all", action="store_true", help="every built-in system")
+    mut.add_argument("--out", type=Path, help="suite folder (default: reports/<time>-suite)")
+    mut.add_argument("--seed", type=int)
+    mut.add_argument("--runtime", default="local")
+    mut.add_argument("--quiet", action="store_true")
 
     clean = sub.add_parser("clean", help="stop and remove what runs of a killed harness left (processes, "
                                          "temporary directories, Docker resources)")
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     return p
+
+
+def _tolerance_options(p: argparse.ArgumentParser) -> None:
+    from .compare import Tolerance
+
+    d = Tolerance()
+    p.add_argument("--latency-tolerance", type=float, default=d.latency_ratio, metavar="RATIO",
+                   help=f"latency may grow by this share before it is a regression (default {d.latency_ratio:g})")
+    p.add_argument("--latency-slack-ms", type=float, default=d.latency_slack_ms, metavar="MS",
+                   help=f"...and by this many ms (default {d.latency_slack_ms:g})")
+    p.add_argument("--error-rate-tolerance", type=float, default=d.error_rate, metavar="RATE",
+                   help=f"the error rate may grow by this much, absolute (default {d.error_rate:g})")
+    p.add_argument("--fail-on-regression", action="store_true", help="exit 1 when a regression is flagged")
+
+
+def _tolerance(args: argparse.Namespace) -> Tolerance:
+    from .compare import Tolerance
+
+    for name in ("latency_tolerance", "latency_slack_ms", "error_rate_tolerance"):
+        if getattr(args, name) < 0:
+            raise InputError(f"--{name.replace('_', '-')} must be >= 0, not {getattr(args, name):g}")
+    return Tolerance(latency_ratio=args.latency_tolerance, latency_slack_ms=args.latency_slack_ms,
+                     error_rate=args.error_rate_tolerance)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return cmd_clean(args.dry_run)
                 if args.command == "report":
                     return cmd_report(args.run_dir)
+                if args.command == "compare":
+                    return cmd_compare(args)
+                if args.command == "mutate":
+                    return cmd_mutate(args)
                 if args.command == "explore":
                     return cmd_explore(args)
                 return cmd_run(args)
@@ -253,11 +305,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .console import ConsoleProgress
     from .experiment import load_experiment
     from .runner import RunOptions, run_experiment
+    from .suite import expand
 
     if args.out is not None and not args.out.strip():
         # Path("") is ".": the run would clear the run files of the current directory.
         raise InputError("--out: an empty path; name the run folder (it is created if missing)")
-    exp = load_experiment(args.experiment)
+    tol = _tolerance(args)
+    files = expand(args.experiments)
+    if len(files) > 1 or args.defects or any(p.is_dir() for p in args.experiments):
+        if args.defect:
+            raise InputError("--defect runs one experiment with one defect; a suite takes --defects (all of them)")
+        return _run_suite(args, tol)
+    exp = load_experiment(files[0])
     _check_for_runtime(exp.target, args.runtime)
     # ignore_signals_after: once the reports are written, a signal must not turn the exit code
     # into another one than result.json's (the process only prints two lines and exits).
@@ -266,13 +325,113 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         ConsoleProgress(opts.events)
     result = run_experiment(exp, opts)
+    code = result.exit_code
+    if args.baseline is not None and code in (0, 1):
+        code = max(code, _compare_into_run(args.baseline, result, tol, args.fail_on_regression))
     verdict = result.verdict.upper()
     out(f"verdict: {verdict} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
         f"{len(result.checks)} checks passed)")
     if result.error:
         err(f"error: {result.error}")
     out(f"report: {result.run_dir / 'report.html'}")
-    return result.exit_code
+    return code
+
+
+def _compare_into_run(baseline: Path, result: RunResult, tol: Tolerance, fail_on_regression: bool) -> int:
+    """Compare a finished run with its baseline; re-render its reports with the comparison in them."""
+    from .compare import compare_folders, describe_row
+    from .journal import read_journal
+    from .report import write_reports
+
+    doc = compare_folders(baseline, result.run_dir, tol)
+    write_reports(result.run_dir, result, read_journal(result.run_dir / "journal.jsonl"), comparison=doc)
+    for row in doc["rows"]:
+        if row["verdict"] == "regression":
+            out(describe_row(row))
+    out(f"baseline: {doc['regressions']} regressions, {doc['improvements']} improvements over {len(doc['rows'])} "
+        "endpoint windows")
+    return 1 if (fail_on_regression and doc["regressions"]) else 0
+
+
+def _run_suite(args: argparse.Namespace, tol: Tolerance) -> int:
+    from .console import ConsoleProgress
+    from .events import RunEvents
+    from .suite import plan, run_suite
+
+    if args.baseline is not None and not args.baseline.is_dir():
+        raise InputError(f"--baseline '{args.baseline}' is not a folder")
+    jobs = plan(args.experiments, defects=args.defects)
+    for job in jobs:
+        _check_for_runtime(job.exp.target, args.runtime)
+    ev = RunEvents()
+    if not args.quiet:
+        ConsoleProgress(ev)
+    suite = run_suite(jobs, out=Path(args.out) if args.out is not None else None, seed=args.seed, runtime=args.runtime,
+                      events=ev, baseline=args.baseline, fail_on_regression=args.fail_on_regression, tolerance=tol)
+    return _print_suite(suite)
+
+
+def _print_suite(suite: SuiteResult) -> int:
+    from .report.suite_report import suite_document
+
+    doc = suite_document(suite)
+    for r in doc["runs"]:
+        shown = (("caught" if r["exit_code"] == 0 else "survived") if r["defect"] and r["exit_code"] is not None
+                 else r["verdict"])
+        out(f"  {shown.upper():<11} {r['run']}")
+    if doc.get("defects"):
+        d = doc["defects"]
+        out(f"defects caught: {d['caught']}/{d['total']}" + (f"; survivors: {', '.join(d['survivors'])}" if d["survivors"] else ""))
+    score = doc["resilience"]["score"]
+    out(f"suite: {doc['verdict'].upper()} (resilience score {score if score is not None else '-'}; "
+        f"{len(suite.results)}/{len(suite.jobs)} runs; {doc['duration_s']:.0f} s)")
+    out(f"report: {suite.folder / 'index.html'}")
+    return suite.exit_code
+
+
+def cmd_mutate(args: argparse.Namespace) -> int:
+    from .console import ConsoleProgress
+    from .events import RunEvents
+    from .inventory import inventory
+    from .suite import plan, run_suite
+
+    if bool(args.system) == bool(args.all):
+        raise InputError("give one system (harness mutate SYSTEM) or --all")
+    systems = {s["name"]: s for s in inventory()["systems"]}
+    if args.system and args.system not in systems:
+        raise InputError(f"unknown system '{args.system}'; systems: {', '.join(sorted(systems))}")
+    chosen = [systems[args.system]] if args.system else list(systems.values())
+    paths = [Path(e["path"]).resolve() for s in chosen if s["defects"] for e in s["experiments"]]
+    if not paths:
+        raise InputError(f"system '{args.system}' has no experiments with defects to run")
+    ev = RunEvents()
+    if not args.quiet:
+        ConsoleProgress(ev)
+    suite = run_suite(plan(paths, defects=True), out=args.out, seed=args.seed, runtime=args.runtime, events=ev)
+    code = _print_suite(suite)
+    out("mutation table:")
+    for m in suite.mutations():
+        by = "; ".join(f"{c['check']} ({c['evidence']})" for c in m["caught_by"]) or "-"
+        out(f"  {m['system']}:{m['defect']:<24} {m['experiment']:<32} {m['status'].upper():<12} {by}")
+    (suite.folder / "mutation.json").write_text(json.dumps({"mutations": suite.mutations(), "defects": suite.defects()},
+                                                           indent=2) + "\n", encoding="utf-8")
+    if code in (130, 3):
+        return code
+    return 1 if any(d["survived"] for d in suite.defects()) else 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare_folders, describe_row, write_comparison
+
+    doc = compare_folders(args.base, args.new, _tolerance(args))
+    paths = write_comparison(doc, args.out or (args.new if args.new.is_dir() else args.new.parent))
+    for row in doc["rows"]:
+        if row["verdict"] in ("regression", "improvement"):
+            out(describe_row(row))
+    out(f"compared {len(doc['rows'])} endpoint windows: {doc['regressions']} regressions, "
+        f"{doc['improvements']} improvements")
+    out(f"report: {paths['comparison.html']}")
+    return 1 if (args.fail_on_regression and doc["regressions"]) else 0
 
 
 def cmd_explore(args: argparse.Namespace) -> int:
@@ -331,8 +490,10 @@ def _phases(text: str) -> tuple[float, float, float]:
 
 
 def cmd_report(run_dir: Path) -> int:
-    from .report.rerender import rerender
+    from .report.rerender import rerender, rerender_suite
 
+    if not (run_dir / "journal.jsonl").is_file() and (run_dir / "result.json").is_file():
+        return _print_suite(rerender_suite(run_dir))
     result = rerender(run_dir)
     out(f"verdict: {result.verdict.upper()} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
         f"{len(result.checks)} checks passed)")

@@ -7,6 +7,7 @@ write one for their own services.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -164,6 +165,29 @@ class SystemSpec(Spec):
         for name in self.services:
             visit(name)
         return order
+
+    def needs(self, name: str) -> set[str]:
+        """The services ``name`` must find running when it starts: its upstreams, and the target of
+        any edge its command or environment (a defect's included) names with ``{edges[NAME]}``."""
+        svc = self.services[name]
+        texts = [*svc.command, *svc.env.values(), *(v for d in self.defects.values() for v in d.env.get(name, {}).values())]
+        named = {m for t in texts for m in _EDGE_REF.findall(t)}
+        edges = self.edges
+        return {up.service for up in svc.upstreams} | {edges[e].target for e in named if e in edges}
+
+    def start_waves(self) -> list[list[str]]:
+        """``start_order`` in waves: every service of a wave needs only services of earlier waves, so a
+        runtime can start a wave's services together and wait for them together (manifest order within)."""
+        depth: dict[str, int] = {}
+        for name in self.start_order():
+            depth[name] = 1 + max((depth.get(n, 0) for n in self.needs(name) if n != name), default=-1)
+        waves: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+        for name in self.services:
+            waves[depth[name]].append(name)
+        return waves
+
+
+_EDGE_REF = re.compile(r"\{edges\[([^\]]+)\]\}")
 
 
 def load_system(path: str | Path) -> SystemSpec:

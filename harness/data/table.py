@@ -6,7 +6,7 @@ search on the sorted start times, a name/method filter is evaluated once per dis
 endpoint and broadcast, and statistics are vectorised. Each selection returns another
 ``RequestTable`` (a view where it can be), so selections chain::
 
-    during = history.requests.window(windows.resolve({"during": "payments-slow"}))
+    during = history.requests.window(windows.resolve(p.window))   # e.g. window: {during: payments-slow}
     post = during.where(name="POST /orders")
     post.count, post.errors(), post.percentile(95), post.stats()
 
@@ -161,6 +161,12 @@ class RequestTable:
         lo = 0 if start is None else int(np.searchsorted(self.t, start, side="left"))
         hi = len(self) if end is None else int(np.searchsorted(self.t, end, side="right" if include_end else "left"))
         return self._with(slice(lo, max(lo, hi)))
+
+    def window(self, window: Any) -> RequestTable:
+        """Requests in a resolved :class:`harness.checks.windows.Window` (``windows.resolve(spec)``):
+        by start time, and for ``before`` also finished by its end; empty when the window did not happen."""
+        selected: RequestTable = window.select(self)
+        return selected
 
     def finished_by(self, end: float) -> RequestTable:
         """Requests that also ended by ``end`` (an unknown duration counts as 0)."""

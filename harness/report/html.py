@@ -109,7 +109,8 @@ def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if epoch else "—"
 
 
-def render_html(result: RunResult, history: History, timeline: Timeline) -> str:
+def render_html(result: RunResult, history: History, timeline: Timeline, endpoints: list[dict[str, Any]] | None = None,
+                comparison: dict[str, Any] | None = None) -> str:
     counts = {"requests": len(history.requests),
               "failures": history.requests.failed,
               "indeterminate": history.requests.indeterminate,
@@ -123,12 +124,13 @@ def render_html(result: RunResult, history: History, timeline: Timeline) -> str:
         "charts": charts(timeline) if timeline.buckets else None,
         "faults": [(f, _fault_color(i), _attrs(f.attributes)) for i, f in enumerate(timeline.faults)],
         "events": timeline.events[:MAX_EVENT_ROWS], "events_total": len(timeline.events),
-        "max_rows": MAX_EVIDENCE_ROWS,
+        "max_rows": MAX_EVIDENCE_ROWS, "endpoints": endpoints or [], "comparison": comparison,
         "matrix": result.extra.get("matrix"),
     }
     return _environment().get_template("report.html.j2").render(**ctx)
 
 
-def write_html_report(path: Path, result: RunResult, history: History, timeline: Timeline) -> Path:
-    path.write_text(render_html(result, history, timeline), encoding="utf-8")
+def write_html_report(path: Path, result: RunResult, history: History, timeline: Timeline,
+                      endpoints: list[dict[str, Any]] | None = None, comparison: dict[str, Any] | None = None) -> Path:
+    path.write_text(render_html(result, history, timeline, endpoints, comparison), encoding="utf-8")
     return path

@@ -27,15 +27,20 @@ def finite(value: Any) -> Any:
     return value
 
 
-def result_document(result: RunResult, timeline: Timeline) -> dict[str, Any]:
+def result_document(result: RunResult, timeline: Timeline, endpoints: list[dict[str, Any]] | None = None,
+                    comparison: dict[str, Any] | None = None) -> dict[str, Any]:
     doc = result.to_dict()
     doc["run_dir"] = str(result.run_dir)
     doc["timeline"] = timeline.to_dict()
     doc["faults"] = [asdict(f) for f in timeline.faults]
+    doc["endpoints"] = endpoints or []
+    if comparison is not None:
+        doc["comparison"] = comparison
     return finite(doc)  # type: ignore[no-any-return]
 
 
-def write_json_report(path: Path, result: RunResult, timeline: Timeline) -> Path:
-    text = json.dumps(result_document(result, timeline), indent=2, ensure_ascii=False, default=str)
+def write_json_report(path: Path, result: RunResult, timeline: Timeline, endpoints: list[dict[str, Any]] | None = None,
+                      comparison: dict[str, Any] | None = None) -> Path:
+    text = json.dumps(result_document(result, timeline, endpoints, comparison), indent=2, ensure_ascii=False, default=str)
     path.write_text(text + "\n", encoding="utf-8")
     return path

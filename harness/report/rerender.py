@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..checks import evaluate
 from ..checks.registry import CheckResult
@@ -18,6 +18,9 @@ from ..errors import InputError
 from ..journal import History, read_journal
 from ..result import RunResult, Status
 from . import write_reports
+
+if TYPE_CHECKING:
+    from ..suite import SuiteResult
 
 JOURNAL = "journal.jsonl"
 
@@ -28,7 +31,7 @@ def load_run(run_dir: str | Path) -> tuple[Path, History]:
     if not folder.is_dir():
         raise InputError(f"'{folder}' is not a directory: give the run folder that holds {JOURNAL}")
     if not (folder / JOURNAL).is_file():
-        raise InputError(f"'{folder}' has no {JOURNAL}: not a run folder (suite folders hold one per experiment)")
+        raise InputError(f"'{folder}' has no {JOURNAL}: not a run folder (and no suite result.json either)")
     return folder.resolve(), read_journal(folder / JOURNAL)
 
 
@@ -91,3 +94,33 @@ def rerender(run_dir: str | Path) -> RunResult:
     result = rebuild_result(folder, history)
     write_reports(folder, result, history)
     return result
+
+
+def rerender_suite(suite_dir: str | Path) -> "SuiteResult":
+    """Re-render every run of a suite folder, then the suite's own index, junit.xml and result.json.
+
+    The suite's list of runs comes from its ``result.json``; each run is re-rendered from its own
+    stored history (a run that never ran stays 'not run').
+    """
+    from ..experiment import load_experiment
+    from ..suite import Job, SuiteResult
+    from .suite_report import write_suite_reports
+
+    folder = Path(suite_dir).resolve()
+    doc = _previous(folder)
+    if doc.get("kind") != "suite":
+        raise InputError(f"'{folder}' has neither a {JOURNAL} (a run) nor a suite result.json")
+    jobs: list[Job] = []
+    suite = SuiteResult(folder, jobs, started=float(doc.get("started") or 0.0), finished=float(doc.get("finished") or 0.0),
+                        comparison=doc.get("comparison"))
+    for entry in doc.get("runs", []):
+        path = Path(str(entry.get("experiment_path", "")))
+        if not path.is_file():
+            raise InputError(f"suite run '{entry.get('run')}': experiment file '{path}' is gone, so its run cannot be "
+                             "placed in the suite again")
+        job = Job(load_experiment(path), entry.get("defect"))
+        jobs.append(job)
+        if (folder / job.folder / JOURNAL).is_file():
+            suite.results[job.folder] = rerender(folder / job.folder)
+    write_suite_reports(suite)
+    return suite

@@ -133,9 +133,24 @@ class Deployment(ABC):
         return {f"HARNESS_URL_{name.upper().replace('-', '_')}": self.service_url(name) for name in self.system.services}
 
     # -- what each runtime supplies for its services ---------------------------------------
-    @abstractmethod
     def _start_service(self, name: str) -> None:
         """Start (or start again) one service and wait until it is healthy; journal ``service_started``."""
+        self._launch_service(name)()
+
+    def _start_services(self) -> None:
+        """Bring every service up, wave by wave (:meth:`SystemSpec.start_waves`): a wave's services are
+        launched together and then awaited, so independent services boot in parallel and bring-up
+        takes the longest readiness of each wave instead of the sum of all of them."""
+        for wave in self.system.start_waves():
+            ready = [self._launch_service(name) for name in wave]
+            for wait in ready:
+                wait()
+
+    def _launch_service(self, name: str) -> Callable[[], None]:
+        """Start one service without waiting; return what waits until it is healthy and journals
+        ``service_started`` (its ``ready_s`` counted from the launch). Every runtime that uses
+        ``_start_services`` implements it (one that overrides ``_start_service`` alone need not)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot launch a service without waiting for it")
 
     @abstractmethod
     def _kill_service(self, name: str) -> None:

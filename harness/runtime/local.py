@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from .. import runstate
@@ -52,8 +54,7 @@ class LocalDeployment(Deployment):
         # Before the services: Prometheus's first scrape comes ~5 s after it starts; overlap that.
         self.prometheus.start_for_run(self._scrape_targets(), self.req.journal,
                                       notice=lambda m: self.req.events.notice.fire(message=m))
-        for name in self.system.start_order():
-            self._start_service(name)
+        self._start_services()
         if self.req.metrics_needed:
             self.prometheus.wait_scraping(self.req.journal)
 
@@ -67,7 +68,7 @@ class LocalDeployment(Deployment):
         return Placement(python=sys.executable, host=HOST, port=self.ports[name], directory=self.system.directory,
                          run_dir=str(self.req.run_dir), proxy_host=HOST, proxy_ports=self.proxy_ports)
 
-    def _start_service(self, name: str) -> None:
+    def _launch_service(self, name: str) -> Callable[[], None]:
         svc = self.system.services[name]
         spec = launch_spec(self.system, name, self._placement(name), self.req.defect)
         log_path = self.logs_dir / f"{name}.log"
@@ -78,10 +79,14 @@ class LocalDeployment(Deployment):
         except OSError as exc:
             raise EnvironmentProblem(f"cannot start service '{name}': {spec.argv[0]}: {exc}",
                                      hint=f"check services.{name}.command in {self.system.directory / 'system.yaml'}") from exc
+        launched = time.monotonic()
         self.processes[name] = proc
         self.tails.setdefault(name, EventTail(name, log_path))
-        took = wait_healthy(name, HOST, self.ports[name], svc.health, exited=proc.poll, log_tail=proc.log_tail)
-        self._service_started(name, took, pid=proc.pid)
+
+        def ready() -> None:
+            wait_healthy(name, HOST, self.ports[name], svc.health, exited=proc.poll, log_tail=proc.log_tail)
+            self._service_started(name, time.monotonic() - launched, pid=proc.pid)
+        return ready
 
     # -- the running system ----------------------------------------------------------------
     def service_url(self, service: str) -> str:

@@ -37,6 +37,11 @@ def test_a_window_that_counts_only_finished_requests_drops_those_still_running_a
     assert len(kept) == len(expected) and list(kept.t) == [r["t"] for r in expected]
 
 
+def test_window_selects_like_the_window_itself(table: RequestTable) -> None:
+    w = Window("all", 101.0, 103.0)
+    assert len(table.window(w)) == 20 and len(table.window(Window("x", None, None))) == 0
+
+
 def test_filters_match_the_record_by_record_semantics(table: RequestTable) -> None:
     for flt in (RequestFilter(name="GET /a"), RequestFilter(method="post"), RequestFilter(name_regex="^POST"),
                 RequestFilter(name="GET /a", method="POST")):

@@ -11,8 +11,9 @@ whatever ends the run; a half-started deployment tears itself down before raisin
 """
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -83,7 +84,7 @@ class DockerDeployment(Deployment):
             # One image for every service today; the seam where a per-service image would be chosen.
             self.create_container(name, image, command=spec.argv, environment=spec.env, working_dir=spec.workdir,
                          port=spec.port, volumes=volumes, init=True)
-            self._start_service(name)
+        self._start_services()
         if prometheus_image and prom.ready(self, prometheus_image) and self.req.metrics_needed:
             prom.wait_scraping(self)
 
@@ -121,15 +122,20 @@ class DockerDeployment(Deployment):
         self.req.journal.write("toxiproxy_started", api=api, container=self.containers[TOXIPROXY].short_id,
                                address=self.addresses[TOXIPROXY])
 
-    def _start_service(self, name: str) -> None:
+    def _launch_service(self, name: str) -> Callable[[], None]:
         container = self.containers[name]
         self.followers[name].stop()  # a restarted service: the old stream has ended; one continuous log
         container.start()
+        launched = time.monotonic()
         self.followers[name].follow()
         self.tails.setdefault(name, EventTail(name, self.followers[name].path))
-        took = wait_ready(name, self.host_ports[name], self.system.services[name].health,
-                          exited=lambda: self._exit_code(name), log_tail=self.followers[name].tail)
-        self._service_started(name, took, container=container.short_id, address=self.addresses[name])
+
+        def ready() -> None:
+            wait_ready(name, self.host_ports[name], self.system.services[name].health,
+                       exited=lambda: self._exit_code(name), log_tail=self.followers[name].tail)
+            self._service_started(name, time.monotonic() - launched, container=container.short_id,
+                                  address=self.addresses[name])
+        return ready
 
     def _exit_code(self, name: str) -> int | None:
         container = self.containers[name]
