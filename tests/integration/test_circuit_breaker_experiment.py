@@ -132,6 +132,6 @@ def test_list_json_names_the_system_its_experiment_and_defects() -> None:
     assert proc.returncode == 0
     systems = {s["name"]: s for s in json.loads(proc.stdout)["systems"]}
     cb = systems["circuit-breaker"]
-    assert [d["name"] for d in cb["defects"]] == ["breaker-disabled"]
+    assert [d["name"] for d in cb["defects"]] == ["breaker-disabled", "breaker-ignores-5xx"]
     assert {e["path"] for e in cb["experiments"]} >= {"experiments/circuit-breaker.yaml",
                                                       "experiments/circuit-breaker-metrics.yaml"}
