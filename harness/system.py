@@ -18,7 +18,7 @@ from .invariants.spec import AuditSpec, InvariantSpec, QuiescenceSpec
 from .model import Spec
 from .params import Parameter
 from .system_checks import check_system
-from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_yaml
+from .yamlfile import YamlDocument, format_loc, is_file, problems_from_validation, read_yaml
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 EVENT_PREFIX = "@harness-event "
@@ -178,10 +178,10 @@ def parse_system(doc: YamlDocument) -> SystemSpec:
     system.directory = doc.path.resolve().parent
     problems = Problems(file=str(doc.path))
     check_system(system, doc, problems)
-    if not system.locustfile_path.is_file():
+    if not is_file(system.locustfile_path):
         problems.add("locustfile", f"no such file: {system.locustfile_path}", doc.line_of(("locustfile",)))
     for plugin in system.plugins:
-        if not (system.directory / plugin).is_file():
+        if not is_file(system.directory / plugin):
             problems.add("plugins", f"no such file: {system.directory / plugin}", doc.line_of(("plugins",)))
     _validate_effects(system, doc, problems)
     problems.raise_if_any()

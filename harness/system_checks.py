@@ -17,7 +17,7 @@ import shutil
 import string
 import sys
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .errors import InputError, Problem, Problems
 from .yamlfile import Loc, YamlDocument, format_loc
@@ -199,18 +199,26 @@ def check_local_commands(system: SystemSpec) -> None:
             problems.extend(Problem(path=f"services.{name}", message=p.message) for p in exc.problems)
             continue
         cwd = Path(PurePath(spec.cwd))
-        if not cwd.is_dir():
+        if not _safely(cwd.is_dir):
             problems.append(Problem(path=f"services.{name}.cwd", message=f"no such directory: {cwd}"))
             continue
         program = spec.argv[0]
         path_var = {**os.environ, **svc.env}.get("PATH", os.defpath)
         if "/" in program:
             target = cwd / program
-            if not (target.is_file() and os.access(target, os.X_OK)):
+            if not (_safely(target.is_file) and os.access(target, os.X_OK)):
                 problems.append(Problem(path=f"services.{name}.command", message=f"{program}: no such executable "
                                         f"file (relative to {cwd})"))
-        elif shutil.which(program, path=path_var) is None:
+        elif not _safely(lambda: shutil.which(program, path=path_var) is not None):
             problems.append(Problem(path=f"services.{name}.command", message=f"{program}: not found on PATH; install "
                                     "it, or name the program by its path"))
     if problems:
         raise InputError(problems, file=manifest)
+
+
+def _safely(test: Callable[[], bool]) -> bool:
+    """A file-system test on a name from an input file: too long, a NUL, a loop mean "no"."""
+    try:
+        return test()
+    except (OSError, ValueError):
+        return False

@@ -260,3 +260,8 @@ def test_thousands_of_problems_are_capped_with_a_count(workdir: Path) -> None:
     checks = "".join(f"  - {{type: latency, max: {i} s}}\n" for i in range(3000))
     msg = problems_of(write(workdir, GOOD.split("checks:")[0] + "checks:\n" + checks))
     assert len(msg.splitlines()) == 51 and "and 2950 more problem(s) (3000 in all)" in msg
+
+
+def test_a_file_name_too_long_for_the_file_system_is_just_not_a_file(workdir: Path) -> None:
+    msg = manifest_problems(workdir, MANIFEST.replace("locustfile: locustfile.py", "locustfile: " + "x" * 5000))
+    assert "system.yaml:2: locustfile: no such file" in msg
