@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import string
+from functools import partial
 import sys
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Callable
@@ -209,11 +210,15 @@ def check_local_commands(system: SystemSpec) -> None:
             if not (_safely(target.is_file) and os.access(target, os.X_OK)):
                 problems.append(Problem(path=f"services.{name}.command", message=f"{program}: no such executable "
                                         f"file (relative to {cwd})"))
-        elif not _safely(lambda: shutil.which(program, path=path_var) is not None):
+        elif not _safely(partial(_on_path, program, path_var)):
             problems.append(Problem(path=f"services.{name}.command", message=f"{program}: not found on PATH; install "
                                     "it, or name the program by its path"))
     if problems:
         raise InputError(problems, file=manifest)
+
+
+def _on_path(program: str, path_var: str) -> bool:
+    return shutil.which(program, path=path_var) is not None
 
 
 def _safely(test: Callable[[], bool]) -> bool:
