@@ -184,9 +184,10 @@ def conclude(exp: ExperimentSpec, result: RunResult, parts: RunParts, guard: Int
         _mark_interrupted(result, guard)
         result.finished = time.time()
         _write_reports(run_dir, result, history, ev)
+        guard.frozen = True  # from here a signal is late: noted, never changing what the files say
         if guard.received == seen:
             break
-    guard.frozen = True
+        guard.frozen = False
     flush_notices(guard, ev)
     if parts.journal is not None:
         with contextlib.suppress(OSError, ValueError):
