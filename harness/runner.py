@@ -266,12 +266,7 @@ def _wait_load_started(load: LoadProcess) -> float:
 
 def _sweep_dead_runs(journal: JournalWriter, ev: RunEvents) -> None:
     """Before starting anything: what runs of killed harness processes left on this machine goes."""
-    report = runstate.sweep_dead_runs()
-    for run_dir in report.run_dirs:
-        try:
-            complete_dead_run(run_dir)
-        except Exception as exc:  # noqa: BLE001 - another run's folder must not stop this one
-            ev.notice.fire(message=f"could not complete the reports of the killed run in {run_dir}: {exc}")
+    report = runstate.sweep_dead_runs(complete=complete_dead_run)
     if report.killed or report.removed or report.left:
         journal.write("swept", runs=report.runs, killed=report.killed, removed=report.removed, left=report.left)
         ev.notice.fire(message=f"removed what {report.runs} earlier run(s) of a killed harness left: "
