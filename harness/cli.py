@@ -155,8 +155,15 @@ def cmd_validate(files: list[Path], runtime: str = "local") -> int:
 
 def _check_for_runtime(system: SystemSpec, runtime: str) -> None:
     """Local processes need their programs on this machine; containers bring their own."""
+    from . import runtime as _runtimes  # noqa: F401  (registers the runtimes)
+    from .registry import UnknownEntry
+    from .runtime.base import runtimes
     from .system_checks import check_local_commands
 
+    try:
+        runtimes.get(runtime)
+    except UnknownEntry as exc:
+        raise InputError(f"--runtime: {exc}") from None
     if runtime == "local":
         check_local_commands(system)
 

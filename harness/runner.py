@@ -91,7 +91,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
     try:
         runtime_factory = runtimes.get(opts.runtime)
     except KeyError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(f"--runtime: {exc}") from None
     seed = exp.seed if opts.seed is None else opts.seed
     ev = opts.events
     guard = InterruptGuard(ignore_after=opts.ignore_signals_after)  # not raising yet: a signal from here on is noted and taken up below
