@@ -139,7 +139,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                 except BaseException as exc:  # noqa: BLE001 - every ending gets a status, then the same clean-up
                     guard.raising = False
                     if isinstance(exc, InputError) and exc.file is None:  # found while deploying: the manifest's
-                        exc.file = str(system.directory / "system.yaml")
+                        exc.file = system.manifest_name
                     _record_ending(result, exc, parts.journal, ev)
             except RunInterrupted as exc:  # a signal that landed before the line above switched raising off
                 _record_ending(result, exc, parts.journal, ev)

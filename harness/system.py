@@ -110,6 +110,12 @@ class SystemSpec(Spec):
 
     # Set by the loader, not read from the file.
     directory: Path = Field(default=Path("."), exclude=True)
+    manifest: Path | None = Field(default=None, exclude=True)
+    """The file it was read from, for errors found after loading (deploy time, plugins)."""
+
+    @property
+    def manifest_name(self) -> str:
+        return str(self.manifest or self.directory / "system.yaml")
 
     @model_validator(mode="after")
     def _references_exist(self) -> "SystemSpec":
@@ -179,6 +185,7 @@ def parse_system(doc: YamlDocument) -> SystemSpec:
     except ValidationError as exc:
         raise InputError(problems_from_validation(exc, doc), file=str(doc.path)) from None
     system.directory = doc.path.resolve().parent
+    system.manifest = doc.path
     problems = Problems(file=str(doc.path))
     check_system(system, doc, problems)
     if not is_file(system.locustfile_path):

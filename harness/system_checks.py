@@ -189,7 +189,7 @@ def check_local_commands(system: SystemSpec) -> None:
     from .runtime.launch import Placement, launch_spec
 
     problems: list[Problem] = []
-    manifest = str(system.directory / "system.yaml")
+    manifest = system.manifest_name
     proxy_ports = {edge: 1 for edge in system.edges}
     for name, svc in system.services.items():
         placement = Placement(python=sys.executable, host="127.0.0.1", port=1, directory=system.directory,
