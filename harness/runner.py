@@ -117,7 +117,8 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                                                                      metrics_needed=reads_metrics(exp)))
                     _checkpoint(guard)
                     timeline = parts.timeline = FaultTimeline(exp, parts.deployment, journal, ev)
-                    parts.sampler = start_sampling(parts.deployment)  # traffic per edge, for amplification checks
+                    # traffic per edge (connections from its log, bytes from its metrics), for amplification checks
+                    parts.sampler = start_sampling(parts.deployment, run_dir / "logs" / "toxiproxy.log")
                     locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
                     load = parts.load = LoadProcess(
                         locustfile=locustfile, host=parts.deployment.entry_url, users=exp.load.users,
@@ -134,6 +135,8 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     guard.raising = False  # the last statement: a signal before it is raised here, after it noted
                 except BaseException as exc:  # noqa: BLE001 - every ending gets a status, then the same clean-up
                     guard.raising = False
+                    if isinstance(exc, InputError) and exc.file is None:  # found while deploying: the manifest's
+                        exc.file = str(system.directory / "system.yaml")
                     _record_ending(result, exc, parts.journal, ev)
             except RunInterrupted as exc:  # a signal that landed before the line above switched raising off
                 _record_ending(result, exc, parts.journal, ev)

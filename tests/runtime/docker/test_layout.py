@@ -61,9 +61,9 @@ def test_a_system_outside_targets_is_mounted_read_only_at_a_fixed_path(tmp_path:
 
 
 def test_an_unknown_placeholder_names_the_field_and_the_known_ones(tmp_path: Path) -> None:
-    system = load_system(write_system(tmp_path, '  front:\n    command: ["{pyhton}", "x.py"]\n'))
-    with pytest.raises(InputError, match=r"services.front.command: unknown placeholder \{pyhton\}.*\{python\}"):
-        layout.service_container(system, "front", proxy_host="t", ports={})
+    # Found when the manifest is loaded (validate), before any runtime lays a container out.
+    with pytest.raises(InputError, match=r"services.front.command\[0\]: unknown placeholder \{pyhton\}.*\{python\}"):
+        load_system(write_system(tmp_path, '  front:\n    command: ["{pyhton}", "x.py"]\n'))
 
 
 def test_each_edge_gets_its_own_proxy_port_in_manifest_order() -> None:
