@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# `make tools` builds toxiproxy-server here when it is not on PATH; every recipe (and the runs the
+# tests start from other directories) finds it on PATH.
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
 .PHONY: demo test test-full lint tools venv clean unit integration images compose docker-clean
 
@@ -36,7 +39,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test,dev]"
+	$(BIN)/pip install --quiet -e ".[test,dev,targets,docker]"
 	touch $(STAMP)
 
 tools:

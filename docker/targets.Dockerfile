@@ -23,9 +23,9 @@ COPY docker/wheels /tmp/wheels
 # With wheels present, install offline from them only; otherwise from the package index.
 RUN python3 -m venv /opt/venv \
     && if ls /tmp/wheels/*.whl >/dev/null 2>&1; then \
-         /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheels /app; \
+         /opt/venv/bin/pip install --no-cache-dir --no-index --find-links /tmp/wheels "/app[targets]"; \
        else \
-         /opt/venv/bin/pip install --no-cache-dir /app; \
+         /opt/venv/bin/pip install --no-cache-dir "/app[targets]"; \
        fi \
     && rm -rf /tmp/wheels
 COPY targets ./targets

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Iterator, NoReturn, Sequence, TextIO, cast
 
+from .catalog import using as catalog_in_use
 from .console import safe_write
 from .errors import INTERNAL_ERROR_EXIT, EnvironmentProblem, HarnessError, InputError, RunInterrupted
 
@@ -51,21 +52,27 @@ def err(text: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="harness", description="Chaos and resilience testing: real load, real faults, checked properties.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    # Every command finds built-in systems the same way (harness.catalog).
+    catalog = _Parser(add_help=False)
+    catalog.add_argument("--catalog", type=Path, metavar="DIR",
+                         help="a directory with targets/ and experiments/ to search first (default: $HARNESS_CATALOG, "
+                              "the experiment's own, then the current directory)")
 
-    run = sub.add_parser("run", help="run an experiment and write its reports")
+    run = sub.add_parser("run", help="run an experiment and write its reports", parents=[catalog])
     run.add_argument("experiment", type=Path)
-    run.add_argument("--out", help="run folder: new, empty, or an earlier run's (default: reports/<time>-<experiment>)")
+    run.add_argument("--out", help="run folder: new, empty, or an earlier run's (default: ./reports/<time>-<experiment>)")
     run.add_argument("--defect", help="switch on one of the system's defects")
     run.add_argument("--seed", type=int, help="override the experiment's seed")
     run.add_argument("--runtime", default="local", help="where the system runs (default: local)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
 
-    exp = sub.add_parser("explore", help="run the standard fault matrix on a system and report its impact")
+    exp = sub.add_parser("explore", help="run the standard fault matrix on a system and report its impact",
+                         parents=[catalog])
     exp.add_argument("system", help="a built-in system's name, or a path to a system.yaml")
     exp.add_argument("--budget", type=_duration, help="time for the cells, e.g. 10m (default: the whole matrix); "
                      "phases are shortened, then cells dropped, and the report says which")
     exp.add_argument("--seed", type=int, default=0, help="cell order and load randomness (default 0)")
-    exp.add_argument("--out", type=Path, help="run folder (default: reports/<time>-explore-<system>)")
+    exp.add_argument("--out", type=Path, help="run folder (default: ./reports/<time>-explore-<system>)")
     exp.add_argument("--defect", help="switch on one of the system's defects")
     exp.add_argument("--runtime", default="local", help="where the system runs (default: local)")
     exp.add_argument("--users", type=int, default=6, help="Locust users (default 6)")
@@ -84,12 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default 4)")
     exp.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
 
-    val = sub.add_parser("validate", help="validate experiment files (and their systems) without running")
+    val = sub.add_parser("validate", help="validate experiment files (and their systems) without running",
+                         parents=[catalog])
     val.add_argument("files", type=Path, nargs="+")
     val.add_argument("--runtime", default="local",
                      help="also check what that runtime needs (local: each service's program exists here)")
 
-    ls = sub.add_parser("list", help="list target systems, their experiments and defects")
+    ls = sub.add_parser("list", help="list target systems, their experiments and defects", parents=[catalog])
     ls.add_argument("--json", action="store_true")
 
     rep = sub.add_parser("report", help="re-render a run folder's reports from its stored history")
@@ -105,17 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _signals_end_the_command():
         try:
             args = build_parser().parse_args(argv)
-            if args.command == "validate":
-                return cmd_validate(args.files, args.runtime)
-            if args.command == "list":
-                return cmd_list(args.json)
-            if args.command == "clean":
-                return cmd_clean(args.dry_run)
-            if args.command == "report":
-                return cmd_report(args.run_dir)
-            if args.command == "explore":
-                return cmd_explore(args)
-            return cmd_run(args)
+            with catalog_in_use(getattr(args, "catalog", None)):
+                if args.command == "validate":
+                    return cmd_validate(args.files, args.runtime)
+                if args.command == "list":
+                    return cmd_list(args.json)
+                if args.command == "clean":
+                    return cmd_clean(args.dry_run)
+                if args.command == "report":
+                    return cmd_report(args.run_dir)
+                if args.command == "explore":
+                    return cmd_explore(args)
+                return cmd_run(args)
         except InputError as exc:
             err(f"harness: invalid input\n{exc.render()}")
             return 2
@@ -209,6 +218,8 @@ def cmd_list(as_json: bool) -> int:
         out(f"  {ft['name']:12} {target}{drawn}; {attributes}{needs}")
     for bad in data.get("invalid", []):
         out(f"(invalid) {bad['path']}: {bad['error']}")
+    if "hint" in data:
+        err(f"harness: {data['hint']}")
     return 0
 
 
@@ -272,10 +283,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
 
     manifest = resolve_system(args.system, Path.cwd())
     if manifest is None:
-        from .catalog import builtin_systems
+        from .catalog import builtin_systems, missing_hint
 
         raise InputError(f"unknown system '{args.system}': not a manifest path and not a built-in system; "
-                         f"built-in: {', '.join(builtin_systems()) or 'none'}")
+                         f"built-in: {', '.join(builtin_systems()) or f'none ({missing_hint()})'}")
     system = load_system(manifest)
     opts = ExploreOptions(seed=args.seed, budget=args.budget, out=args.out, runtime=args.runtime, defect=args.defect,
                           users=args.users, user_classes=args.user_classes, faults=args.faults, targets=args.targets,

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from . import plugins
-from .catalog import builtin_systems, resolve_system
+from .catalog import builtin_systems, missing_hint, resolve_system
 from .checks.registry import check_types
 from .durations import Duration
 from .errors import InputError, Problem, Problems
@@ -142,7 +142,8 @@ def _load_target(exp: ExperimentSpec, doc: YamlDocument) -> SystemSpec:
         here.message = f"{exp.system[:120]!r} is not a usable path: {getattr(exc, 'strerror', None) or exc}"
         raise InputError([here], file=str(doc.path)) from None
     if manifest is None:
-        known = ", ".join(builtin_systems()) or "none"
+        builtin = builtin_systems(near=exp.path.parent)
+        known = ", ".join(builtin) if builtin else f"none ({missing_hint(exp.path.parent)})"
         here.message = (f"unknown system {exp.system[:120]!r}: not a manifest path and not a built-in system; "
                         f"built-in: {known}")
         raise InputError([here], file=str(doc.path))

@@ -1,13 +1,15 @@
-"""What ships: built-in systems, their edges and defects, and the experiments that use them."""
+"""What the catalogue holds: its systems, their edges and defects, and the experiments that use them."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from .catalog import REPO_ROOT, builtin_systems, experiments_dir
+from .catalog import builtin_systems, experiments_dirs, missing_hint, targets_dirs
 from .errors import InputError
 
 
 def inventory() -> dict[str, Any]:
+    """Systems and experiments of the catalogues in use (see ``harness.catalog``); ``searched`` says where."""
     from .experiment import load_experiment
     from .system import load_system
 
@@ -17,7 +19,7 @@ def inventory() -> dict[str, Any]:
         try:
             spec = load_system(manifest)
         except InputError as exc:
-            invalid.append({"path": str(manifest), "error": exc.render()})
+            invalid.append({"path": _rel(manifest), "error": exc.render()})
             continue
         systems[spec.name] = {
             "name": spec.name, "description": spec.description, "manifest": _rel(manifest),
@@ -25,7 +27,7 @@ def inventory() -> dict[str, Any]:
             "defects": [{"name": d, "description": s.description} for d, s in spec.defects.items()],
             "experiments": [],
         }
-    for path in sorted(experiments_dir().glob("*.yaml")):
+    for path in sorted(p for d in experiments_dirs() for p in d.glob("*.yaml")):
         try:
             exp = load_experiment(path)
         except InputError as exc:
@@ -35,7 +37,11 @@ def inventory() -> dict[str, Any]:
         if entry is not None:
             entry["experiments"].append({"name": exp.name, "path": _rel(path), "description": exp.description,
                                          "faults": [f.type for f in exp.faults]})
-    return {"systems": list(systems.values()), "fault_types": fault_types(), "invalid": invalid}
+    out: dict[str, Any] = {"systems": list(systems.values()), "fault_types": fault_types(), "invalid": invalid,
+                           "searched": [_rel(d) for d in targets_dirs()]}
+    if not systems:
+        out["hint"] = missing_hint()
+    return out
 
 
 def fault_types() -> list[dict[str, Any]]:
@@ -62,8 +68,9 @@ def _first_paragraph(doc: str | None) -> str:
     return " ".join((doc or "").strip().split("\n\n")[0].split())
 
 
-def _rel(path: Any) -> str:
+def _rel(path: Path) -> str:
+    """Relative to the current directory when under it (what a user typed), else absolute."""
     try:
-        return str(path.resolve().relative_to(REPO_ROOT))
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
-        return str(path)
+        return str(path.resolve())

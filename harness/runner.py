@@ -26,7 +26,6 @@ from pathlib import Path
 
 from . import runstate
 from . import runtime as _runtimes  # noqa: F401  (registers the runtimes)
-from .catalog import REPO_ROOT
 from .checks import evaluate
 from .checks.evaluate import run_one
 from .checks.windows import Windows
@@ -38,6 +37,7 @@ from .faults.timeline import FaultTimeline
 from .invariants.collect import record_invariants
 from .journal import REQUESTS_DIR, History, JournalWriter
 from .load import LoadProcess
+from .load.generator import LoadFactory, LoadGenerator
 from .metrics.collect import collect_series, reads_metrics
 from .report import write_reports
 from .report.fallback import write_fallback_reports
@@ -69,12 +69,15 @@ class RunOptions:
     ignore_signals_after: bool = False
     """The CLI's choice: once the reports are written, SIGINT/SIGTERM are ignored until the process
     exits, so its exit code is the one in result.json (an API caller keeps its own handlers)."""
+    load: LoadFactory | None = None
+    """Makes the load generator; None: ``LoadProcess`` (Locust in a subprocess). Tests pass a fake."""
 
 
 def default_run_dir(exp: ExperimentSpec, defect: str | None) -> Path:
+    """``./reports/<time>-<experiment>[-<defect>]`` under the current directory, never beside the package."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     suffix = f"-{defect}" if defect else ""
-    base = REPO_ROOT / "reports" / f"{stamp}-{exp.name}{suffix}"
+    base = Path.cwd() / "reports" / f"{stamp}-{exp.name}{suffix}"
     path, n = base, 1
     while path.exists():
         n += 1
@@ -120,7 +123,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     # traffic per edge (connections from its log, bytes from its metrics), for amplification checks
                     parts.sampler = start_sampling(parts.deployment, run_dir / "logs" / "toxiproxy.log")
                     locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
-                    load = parts.load = LoadProcess(
+                    load = parts.load = (opts.load or LoadProcess)(
                         locustfile=locustfile, host=parts.deployment.entry_url, users=exp.load.users,
                         spawn_rate=exp.load.spawn_rate, duration=exp.load.duration, user_classes=exp.load.user_classes,
                         seed=seed, out_dir=run_dir / REQUESTS_DIR, log_path=run_dir / "logs" / "locust.log",
@@ -254,7 +257,7 @@ def _checkpoint(guard: InterruptGuard) -> None:
         raise RunInterrupted(guard.received)
 
 
-def _wait_load_started(load: LoadProcess) -> float:
+def _wait_load_started(load: LoadGenerator) -> float:
     """Locust's own exit code 2 means a locustfile or user class that cannot run: bad input, not the machine."""
     try:
         return load.wait_started(timeout=60.0)
@@ -279,7 +282,7 @@ def _sweep_dead_runs(journal: JournalWriter, ev: RunEvents) -> None:
                        + (f"; could not remove {', '.join(report.left)}" if report.left else ""))
 
 
-def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timeline: FaultTimeline,
+def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadGenerator, timeline: FaultTimeline,
            journal: JournalWriter, ev: RunEvents, t0: float, guard: InterruptGuard,
            sampler: EdgeSampler | None = None) -> Status:
     """The method: keep the journal fed, apply the timeline, until load ends.

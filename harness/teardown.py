@@ -28,7 +28,7 @@ from .journal import JournalWriter, Record
 if TYPE_CHECKING:
     from .experiment import ExperimentSpec
     from .faults.timeline import FaultTimeline
-    from .load import LoadProcess
+    from .load.generator import LoadGenerator
     from .runstate import RunState
     from .runtime.base import Deployment
     from .signals import InterruptGuard
@@ -42,7 +42,7 @@ class RunParts:
     journal: JournalWriter | None = None
     deployment: Deployment | None = None
     timeline: FaultTimeline | None = None
-    load: LoadProcess | None = None
+    load: LoadGenerator | None = None
     sampler: EdgeSampler | None = None
     state: RunState | None = None
     done: set[str] = field(default_factory=set)
@@ -172,7 +172,7 @@ def _reset_faults(parts: RunParts) -> None:
             item.removed_at = rec["t"] if rec else None
 
 
-def _drain_load(load: LoadProcess, journal: JournalWriter) -> None:
+def _drain_load(load: LoadGenerator, journal: JournalWriter) -> None:
     for rec in load.drain():
         journal.write_record(rec)
 

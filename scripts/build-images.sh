@@ -66,10 +66,10 @@ fi
 
 if want targets; then
   say "wheels for the targets image (host pip, into docker/wheels)"
-  "$PYTHON" -m pip wheel --quiet --wheel-dir docker/wheels . setuptools wheel
+  "$PYTHON" -m pip wheel --quiet --wheel-dir docker/wheels ".[targets]" setuptools wheel
   # Labelled with a digest of harness/ and targets/: the runtime warns when the image is older than the code.
   docker build --quiet -f docker/targets.Dockerfile --build-arg "BASE_IMAGE=$BASE" \
-    --label "io.harness.source=$("$PYTHON" -m harness.runtime.docker.layout)" -t "$TARGET_IMAGE" . >/dev/null
+    --label "io.harness.source=$("$PYTHON" -m harness.runtime.docker.layout "$ROOT")" -t "$TARGET_IMAGE" . >/dev/null
   say "built $TARGET_IMAGE (FROM $BASE)"
 fi
 

@@ -21,7 +21,6 @@ from typing import cast
 
 from .. import runstate
 from .. import runtime as _runtimes  # noqa: F401  (registers the runtimes)
-from ..catalog import REPO_ROOT
 from ..data.table import read_requests
 from ..errors import EnvironmentProblem, InputError, RunInterrupted
 from ..events import RunEvents
@@ -102,7 +101,7 @@ def validate_options(system: SystemSpec, opts: ExploreOptions) -> None:
 
 def default_out(system: SystemSpec, defect: str | None) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = REPO_ROOT / "reports" / f"{stamp}-explore-{system.name}{'-' + defect if defect else ''}"
+    base = Path.cwd() / "reports" / f"{stamp}-explore-{system.name}{'-' + defect if defect else ''}"  # never beside the package
     path, n = base, 1
     while path.exists():
         n += 1

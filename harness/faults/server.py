@@ -23,12 +23,13 @@ __all__ = ["BINARY_NAME", "ENV_VAR", "ToxiproxyServer", "find_server_binary"]
 
 BINARY_NAME = "toxiproxy-server"
 ENV_VAR = "HARNESS_TOXIPROXY_SERVER"
-REPO_ROOT = Path(__file__).resolve().parents[2]  # harness/faults/server.py -> repo root
-_HINT = f"run `make tools` or set {ENV_VAR}"
+TOOLS_DIR = Path(".tools") / "bin"  # where `make tools` builds it, in a checkout
+_HINT = f"put {BINARY_NAME} on PATH or set {ENV_VAR}; in a harness checkout, `make tools` builds it into {TOOLS_DIR}"
 
 
-def find_server_binary(repo_root: Path = REPO_ROOT) -> Path:
-    """The binary named by $HARNESS_TOXIPROXY_SERVER, else <repo>/.tools/bin, else PATH."""
+def find_server_binary(workdir: Path | None = None) -> Path:
+    """The binary named by $HARNESS_TOXIPROXY_SERVER, else ``.tools/bin`` of ``workdir`` (the current
+    directory: a checkout's `make tools`), else PATH."""
     named = os.environ.get(ENV_VAR)
     if named:
         # An explicit setting that is wrong is an error, not a reason to quietly use another binary.
@@ -36,7 +37,7 @@ def find_server_binary(repo_root: Path = REPO_ROOT) -> Path:
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise ToolMissing(f"{ENV_VAR}={named} is not an executable file", hint=_HINT)
         return path
-    local = repo_root / ".tools" / "bin" / BINARY_NAME
+    local = (workdir or Path.cwd()) / TOOLS_DIR / BINARY_NAME
     if local.is_file() and os.access(local, os.X_OK):
         return local
     found = shutil.which(BINARY_NAME)

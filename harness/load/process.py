@@ -25,8 +25,6 @@ __all__ = ["LoadProcess", "Record"]
 
 Record = dict[str, Any]
 
-# The directory that holds the ``harness`` package: the child must import the same code.
-_SOURCE_ROOT = Path(__file__).resolve().parents[2]
 _POLL_INTERVAL = 0.05
 
 
@@ -107,8 +105,8 @@ class LoadProcess:
         self.out_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.out_path.write_bytes(b"")  # records of an earlier run must not be read as this one's
+        # The same interpreter imports the same installed harness: no path of a checkout is needed.
         env = {**os.environ, **self.env}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH")) if p)
         proc = ChildProcess("locust", self.command(), log_path=self.log_path, env=env, truncate_log=True)
         try:
             proc.start()

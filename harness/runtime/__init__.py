@@ -5,7 +5,10 @@ from .base import Deployment, DeployRequest, runtimes
 
 
 def _deploy_docker(req: DeployRequest) -> Deployment:
-    # Imported on use: a local run never loads the Docker SDK.
+    # Imported on use: a local run never loads the Docker SDK (an extra: harness[docker]).
+    from .docker.resources import require_sdk
+
+    require_sdk()
     from .docker.deployment import deploy_docker
 
     return deploy_docker(req)

@@ -11,7 +11,7 @@ import pytest
 
 from harness.errors import ToolMissing, ToxiproxyError
 from harness.faults import ToxiproxyServer, find_server_binary
-from harness.faults.server import BINARY_NAME, ENV_VAR, REPO_ROOT
+from harness.faults.server import BINARY_NAME, ENV_VAR
 
 
 def fake_binary(directory: Path, script: str, name: str = BINARY_NAME) -> Path:
@@ -36,7 +36,7 @@ def test_the_env_var_wins_over_the_repo_and_path(tmp_path: Path, monkeypatch: py
     named = fake_binary(tmp_path / "elsewhere", "exit 0", name="my-toxiproxy")
     fake_binary(tmp_path / "repo" / ".tools" / "bin", "exit 0")
     monkeypatch.setenv(ENV_VAR, str(named))
-    assert find_server_binary(repo_root=tmp_path / "repo") == named
+    assert find_server_binary(workdir=tmp_path / "repo") == named
 
 
 def test_a_wrong_env_var_is_tool_missing_rather_than_another_binary(
@@ -52,14 +52,14 @@ def test_the_repo_tools_binary_comes_before_path(tmp_path: Path, monkeypatch: py
     fake_binary(tmp_path / "bin", "exit 0")
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    assert find_server_binary(repo_root=tmp_path / "repo") == local
+    assert find_server_binary(workdir=tmp_path / "repo") == local
 
 
 def test_path_is_searched_last(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     on_path = fake_binary(tmp_path / "bin", "exit 0")
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
-    assert find_server_binary(repo_root=tmp_path / "empty-repo") == on_path
+    assert find_server_binary(workdir=tmp_path / "empty-repo") == on_path
 
 
 def test_a_missing_binary_says_to_run_make_tools_or_set_the_env_var(
@@ -68,13 +68,18 @@ def test_a_missing_binary_says_to_run_make_tools_or_set_the_env_var(
     monkeypatch.delenv(ENV_VAR, raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolMissing) as caught:
-        find_server_binary(repo_root=tmp_path)
+        find_server_binary(workdir=tmp_path)
     assert "toxiproxy-server not found" in str(caught.value)
-    assert caught.value.hint == f"run `make tools` or set {ENV_VAR}"
+    assert caught.value.hint == (f"put toxiproxy-server on PATH or set {ENV_VAR}; in a harness checkout, "
+                                 "`make tools` builds it into .tools/bin")
 
 
-def test_the_repo_root_is_the_parent_of_the_harness_package() -> None:
-    assert (REPO_ROOT / "harness" / "faults" / "server.py").is_file()
+def test_the_current_directorys_tools_are_searched_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    local = fake_binary(tmp_path / ".tools" / "bin", "exit 0")
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.chdir(tmp_path)
+    assert find_server_binary().resolve() == local.resolve()
 
 
 # -- start-up failures are reported with the log -------------------------------------------------

@@ -20,7 +20,6 @@ from typing import Any
 
 import yaml
 
-from ...catalog import REPO_ROOT
 from ...metrics.prometheus_config import ScrapeTarget, render_config
 from ...system import SystemSpec, load_system
 from . import layout
@@ -44,8 +43,8 @@ FIRST_LOCUST_PORT = 8089
 SCRAPE_INTERVAL = 5.0
 
 
-def systems(root: Path = REPO_ROOT) -> list[SystemSpec]:
-    """The repository's own target systems (not $HARNESS_TARGETS: the file must not depend on who runs it)."""
+def systems(root: Path) -> list[SystemSpec]:
+    """The catalogue's own target systems (not $HARNESS_TARGETS: the file must not depend on who runs it)."""
     return [load_system(p) for p in sorted((root / "targets").glob("*/system.yaml"))]
 
 
@@ -153,14 +152,16 @@ def _locust(system: SystemSpec, index: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m harness.runtime.docker.compose", description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true", help="write the files into the repository instead of printing")
+    ap.add_argument("--write", action="store_true", help="write the files into the catalogue instead of printing")
+    ap.add_argument("--catalog", type=Path, default=Path.cwd(), metavar="DIR",
+                    help="the catalogue (a checkout) whose targets/ the stack holds, and where it is written (default: .)")
     args = ap.parse_args(argv)
-    files = generate(systems())
+    files = generate(systems(args.catalog))
     if not args.write:
         sys.stdout.write(files["docker-compose.yml"])
         return 0
     for rel, content in files.items():
-        path = REPO_ROOT / rel
+        path = args.catalog / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
         print(f"wrote {rel}")

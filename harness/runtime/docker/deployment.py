@@ -57,7 +57,7 @@ class DockerDeployment(Deployment):
         self.client = connect()
         for gone in remove_orphans(self.client):
             self.notice(f"removed {gone}, left behind by a harness run that no longer exists")
-        image = images.target_image(self.client, self.notice)
+        image = images.target_image(self.client, self.notice, layout.image_catalog(self.system))
         toxiproxy_image = images.toxiproxy_image(self.client)
         self.network, subnet, _ = create_network(self.client, f"harness-{self.run_id}", run_labels(self.run_id))
         self.addresses[TOXIPROXY] = address_in(subnet, 2)

@@ -1,19 +1,22 @@
 """Which images a Docker run uses, and what to do when one is missing.
 
-    targets     $HARNESS_TARGET_IMAGE, else harness/targets:latest (built from this checkout;
-                a notice when its io.harness.source label says it is older than the code)
+    targets     $HARNESS_TARGET_IMAGE, else harness/targets:latest (built from a catalogue, e.g. the
+                checkout; a notice when its io.harness.source label says it is older than the code)
     toxiproxy   $HARNESS_TOXIPROXY_IMAGE, else our harness/toxiproxy:2.12.0 (with the HTTP toxics)
                 or ghcr.io/shopify/toxiproxy:2.12.0, whichever is there first; else the public one is pulled
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable
 
 from ...errors import EnvironmentProblem
 from . import layout
 
 
-def target_image(client: Any, notice: Callable[[str], None]) -> str:
+def target_image(client: Any, notice: Callable[[str], None], catalog: Path | None = None) -> str:
+    """The targets image's name; with ``catalog`` (the system runs from the image's copy of it), a
+    notice when the image was built from other sources than that catalogue and this harness."""
     import docker
 
     name = layout.target_image()
@@ -26,8 +29,8 @@ def target_image(client: Any, notice: Callable[[str], None]) -> str:
                  f"`docker build -f docker/targets.Dockerfile -t {layout.TARGET_IMAGE} .`; "
                  f"or name another image in ${layout.TARGET_IMAGE_ENV}") from None
     built_from = (found.labels or {}).get(layout.SOURCE_LABEL)
-    if built_from and built_from != layout.source_digest():
-        notice(f"image {name} was built from other sources than this checkout's harness/ and targets/: "
+    if built_from and catalog is not None and built_from != layout.source_digest(catalog):
+        notice(f"image {name} was built from other sources than {catalog}/targets/ and this harness: "
                "rebuild it (`make images`) to run the code you see")
     return name
 

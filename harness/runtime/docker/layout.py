@@ -4,8 +4,9 @@ Shared by the Docker runtime and the generated docker-compose.yml, so the two ca
 from each other or from the manifests; the command and environment come from the same
 ``harness.runtime.launch.launch_spec`` the local runtime uses. Pure: no Docker calls here.
 
-Inside the targets image (docker/targets.Dockerfile) the repository's ``targets/`` tree is
-at ``/app/targets`` and a venv with the harness package at ``/opt/venv``. The manifest's
+Inside the targets image (docker/targets.Dockerfile, built from a catalogue such as the
+repository's checkout) the catalogue's ``targets/`` tree is at ``/app/targets`` and a venv with
+the harness package at ``/opt/venv``. The manifest's
 placeholders map to container paths:
 
     {python}   /opt/venv/bin/python          {dir}      /app/targets/<system dir>
@@ -13,8 +14,10 @@ placeholders map to container paths:
     {run_dir}  /harness/run                  {service}  the service's name
     {edges[E]} Toxiproxy's address for edge E, as seen from the containers
 
-A system whose directory is not under the repository's ``targets/`` (a user's own manifest)
-is bind-mounted read-only at ``/harness/system``, so ``{dir}`` works for it too.
+A system in a catalogue's ``targets/`` (``harness.catalog``: the nearest directory above it
+with a ``targets/``) runs from the image's copy of that tree, so the image must be built from
+that catalogue (``make images`` in the checkout). Any other system (a user's own manifest) is
+bind-mounted read-only at ``/harness/system``, so ``{dir}`` works for it too.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ...catalog import REPO_ROOT
+from ...catalog import catalog_of
 from ...system import SystemSpec
 from ..launch import Placement, launch_spec
 
@@ -58,12 +61,19 @@ class ServiceContainer:
     mounts: dict[str, str] = field(default_factory=dict)  # host path -> container path (read-only)
 
 
+def image_catalog(system: SystemSpec) -> Path | None:
+    """The catalogue whose ``targets/`` holds the system (then it runs from the image's copy), else None."""
+    directory = system.directory.resolve()
+    root = catalog_of(directory)
+    return root if root is not None and directory.is_relative_to(root / "targets") else None
+
+
 def system_dir(system: SystemSpec) -> tuple[PurePosixPath, Path | None]:
     """Where the system's directory is inside the container, and the host dir to mount (if any)."""
-    targets = (REPO_ROOT / "targets").resolve()
     directory = system.directory.resolve()
-    if directory.is_relative_to(targets):
-        return APP_DIR / "targets" / directory.relative_to(targets).as_posix(), None
+    root = image_catalog(system)
+    if root is not None:
+        return APP_DIR / "targets" / directory.relative_to(root / "targets").as_posix(), None
     return PurePosixPath(MOUNTED_SYSTEM_DIR), directory
 
 
@@ -98,15 +108,20 @@ def toxiproxy_candidates() -> list[str]:
     return [named] if named else [TOXIPROXY_LOCAL_IMAGE, TOXIPROXY_PUBLIC_IMAGE]
 
 
-def source_digest(root: Path = REPO_ROOT) -> str:
-    """A digest of what the targets image copies in (harness/, targets/), to spot a stale image."""
+def source_digest(catalog: Path) -> str:
+    """A digest of what the targets image copies in, to spot a stale image: the harness package
+    (the one installed here; in a checkout's editable install, its harness/) and ``catalog``'s targets/."""
+    import harness
+
     h = hashlib.sha256()
-    for top in ("harness", "targets"):
-        for path in sorted((root / top).rglob("*")):
+    for top, base in (("harness", Path(harness.__file__).resolve().parent), ("targets", catalog / "targets")):
+        for path in sorted(base.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+                h.update(f"{top}/{path.relative_to(base).as_posix()}".encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
-if __name__ == "__main__":  # scripts/build-images.sh labels the image with this
-    print(source_digest())
+if __name__ == "__main__":  # scripts/build-images.sh labels the image with this: python -m ... [CATALOG]
+    import sys
+
+    print(source_digest(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd()))

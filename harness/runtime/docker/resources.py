@@ -15,7 +15,7 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ...errors import EnvironmentProblem
+from ...errors import EnvironmentProblem, ToolMissing
 
 if TYPE_CHECKING:
     import docker
@@ -29,8 +29,18 @@ DAEMON_HINT = ("start the Docker daemon (`sudo systemctl start docker`, or as ro
                "or point DOCKER_HOST at one; `docker info` must answer")
 
 
+def require_sdk() -> None:
+    """The Docker SDK for Python is an extra of the package: say how to install it, not ModuleNotFoundError."""
+    try:
+        import docker  # noqa: F401
+    except ImportError as exc:
+        raise ToolMissing("the Docker runtime needs the Docker SDK for Python (the package 'docker'), "
+                          f"which is not installed here: {exc}", hint='pip install "harness[docker]"') from exc
+
+
 def connect() -> "docker.DockerClient":
     """A client for the daemon named by the environment (DOCKER_HOST, ...), or EnvironmentProblem."""
+    require_sdk()
     import docker
     import requests
 

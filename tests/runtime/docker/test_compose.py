@@ -5,17 +5,19 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
-from harness.catalog import REPO_ROOT
 from harness.runtime.docker.compose import generate, systems
+
+REPO_ROOT = Path(__file__).resolve().parents[3]  # the checkout these tests are in
 
 
 @pytest.fixture(scope="module")
 def files() -> dict[str, str]:
-    return generate(systems())
+    return generate(systems(REPO_ROOT))
 
 
 def test_the_committed_files_equal_what_the_manifests_generate(files: dict[str, str]) -> None:
@@ -27,7 +29,7 @@ def test_the_committed_files_equal_what_the_manifests_generate(files: dict[str, 
 def test_every_service_of_every_system_is_in_its_profile_and_every_edge_is_a_proxy(files: dict[str, str]) -> None:
     stack = yaml.safe_load(files["docker-compose.yml"])["services"]
     proxies = {p["name"]: p for p in json.loads(files["docker/compose/toxiproxy.json"])}
-    for system in systems():
+    for system in systems(REPO_ROOT):
         for name in system.services:
             svc = stack[f"{system.name}-{name}"]
             assert svc["profiles"] == [system.name, "all"]
@@ -45,7 +47,7 @@ def test_prometheus_scrapes_toxiproxy_and_every_service_that_declares_metrics(fi
     config = yaml.safe_load(files["docker/compose/prometheus.yml"])
     jobs = {j["job_name"]: j for j in config["scrape_configs"]}
     assert jobs["toxiproxy"]["static_configs"][0]["targets"] == ["toxiproxy:8474"]
-    for system in systems():
+    for system in systems(REPO_ROOT):
         for name, svc in system.services.items():
             assert (f"{system.name}-{name}" in jobs) == bool(svc.metrics)
 
@@ -61,4 +63,4 @@ def test_compose_accepts_the_stack_with_every_profile() -> None:
     assert proc.returncode == 0, proc.stderr
     services = set(proc.stdout.split())
     assert {"toxiproxy", "prometheus"} <= services
-    assert {f"{s.name}-{n}" for s in systems() for n in s.services} <= services
+    assert {f"{s.name}-{n}" for s in systems(REPO_ROOT) for n in s.services} <= services

@@ -1,6 +1,7 @@
 """Which image a Docker run uses, and what it says when there is none (no daemon needed)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -9,6 +10,8 @@ import pytest
 from harness.errors import EnvironmentProblem
 from harness.runtime.docker import layout
 from harness.runtime.docker import images as docker_images, prometheus as docker_prometheus
+
+REPO_ROOT = Path(__file__).resolve().parents[3]  # the checkout these tests are in
 
 
 class FakeImages:
@@ -45,11 +48,15 @@ def test_a_missing_targets_image_says_how_to_build_it() -> None:
 def test_a_targets_image_built_from_other_sources_gets_a_notice() -> None:
     notices: list[str] = []
     client = FakeClient(FakeImages({"harness/targets:latest": {layout.SOURCE_LABEL: "0000"}}))
-    assert docker_images.target_image(client, notice=notices.append) == "harness/targets:latest"
+    assert docker_images.target_image(client, notice=notices.append, catalog=REPO_ROOT) == "harness/targets:latest"
     assert notices and "rebuild it" in notices[0]
     notices.clear()
-    client = FakeClient(FakeImages({"harness/targets:latest": {layout.SOURCE_LABEL: layout.source_digest()}}))
-    docker_images.target_image(client, notice=notices.append)
+    client = FakeClient(FakeImages({"harness/targets:latest": {layout.SOURCE_LABEL: layout.source_digest(REPO_ROOT)}}))
+    docker_images.target_image(client, notice=notices.append, catalog=REPO_ROOT)
+    assert notices == []
+    # A system mounted from outside any catalogue does not run the image's targets: no notice.
+    client = FakeClient(FakeImages({"harness/targets:latest": {layout.SOURCE_LABEL: "0000"}}))
+    docker_images.target_image(client, notice=notices.append, catalog=None)
     assert notices == []
 
 

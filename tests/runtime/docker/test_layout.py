@@ -1,15 +1,15 @@
 """How a manifest's service becomes a container: placeholders, upstreams, defects, mounts."""
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
-from harness.catalog import REPO_ROOT
 from harness.errors import InputError
 from harness.runtime.docker import layout
 from harness.system import load_system
 
+REPO_ROOT = Path(__file__).resolve().parents[3]  # the checkout these tests are in
 CB = REPO_ROOT / "targets" / "circuit-breaker" / "system.yaml"
 
 
@@ -84,13 +84,22 @@ def test_images_can_be_named_in_the_environment(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_the_source_digest_changes_with_the_code_an_image_copies(tmp_path: Path) -> None:
-    for top in ("harness", "targets"):
-        (tmp_path / top).mkdir()
+    (tmp_path / "targets").mkdir()
     (tmp_path / "targets" / "a.py").write_text("x = 1\n")
-    (tmp_path / "harness" / "b.py").write_text("y = 1\n")
     before = layout.source_digest(tmp_path)
-    (tmp_path / "harness" / "__pycache__").mkdir()
-    (tmp_path / "harness" / "__pycache__" / "b.cpython-311.pyc").write_bytes(b"\0")
+    (tmp_path / "targets" / "__pycache__").mkdir()
+    (tmp_path / "targets" / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"\0")
     assert layout.source_digest(tmp_path) == before  # bytecode is not source
     (tmp_path / "targets" / "a.py").write_text("x = 2\n")
     assert layout.source_digest(tmp_path) != before
+
+
+def test_a_system_in_a_catalogue_runs_from_the_image_and_any_other_is_mounted(tmp_path: Path) -> None:
+    assert layout.image_catalog(load_system(CB)) == REPO_ROOT
+    (tmp_path / "targets" / "shop").mkdir(parents=True)
+    shop = load_system(write_system(tmp_path / "targets" / "shop", '  front:\n    command: ["{python}", "front.py"]\n'))
+    assert layout.system_dir(shop) == (PurePosixPath("/app/targets/shop"), None)
+    (tmp_path / "mine").mkdir()
+    mine = load_system(write_system(tmp_path / "mine", '  front:\n    command: ["{python}", "front.py"]\n'))
+    assert layout.image_catalog(mine) is None
+    assert layout.system_dir(mine) == (PurePosixPath("/harness/system"), (tmp_path / "mine").resolve())

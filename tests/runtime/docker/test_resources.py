@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.catalog import REPO_ROOT
 from harness.errors import EnvironmentProblem
 from harness.runtime.docker.resources import address_in, connect, run_labels
+
+REPO_ROOT = Path(__file__).resolve().parents[3]  # the checkout these tests are in
 
 
 def test_no_daemon_is_an_environment_problem_with_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,3 +48,15 @@ def test_labels_name_the_run_and_the_process_that_owns_it() -> None:
 def test_addresses_are_counted_from_the_subnet_start() -> None:
     assert address_in("172.18.0.0/16", 2) == "172.18.0.2"
     assert address_in("10.5.3.0/24", 3) == "10.5.3.3"
+
+
+def test_without_the_docker_sdk_a_docker_run_says_which_extra_to_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.errors import ToolMissing
+    from harness.runtime import DeployRequest, runtimes
+
+    monkeypatch.setitem(sys.modules, "docker", None)  # what `import docker` meets without the extra
+    with pytest.raises(ToolMissing) as caught:
+        runtimes.get("docker")(DeployRequest(system=None, run_dir=tmp_path, journal=None, events=None))  # type: ignore[arg-type]
+    assert "the Docker runtime needs the Docker SDK for Python" in str(caught.value)
+    assert caught.value.hint == 'pip install "harness[docker]"'
