@@ -6,6 +6,29 @@ containers its source runs (``python -c``) inside the calling service's containe
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
+
+SYSTEM = """\
+name: deadness
+locustfile: locustfile.py
+entry: front
+services:
+  back:
+    command: ["{python}", "-m", "http.server", "{port}", "--bind", "{host}"]
+    health: {type: tcp}
+  front:
+    command: ["{python}", "-m", "http.server", "{port}", "--bind", "{host}"]
+    health: {type: tcp}
+    upstreams:
+      - {service: back, env: BACK_URL}
+"""
+
+
+def write_system(directory: Path) -> Path:
+    """front -> back, two plain HTTP servers: what front would see of back is what the tests probe."""
+    (directory / "locustfile.py").write_text("from locust import HttpUser\n")
+    (directory / "system.yaml").write_text(SYSTEM)
+    return directory / "system.yaml"
 
 
 def caller_sees(host: str, port: int, timeout: float = 1.0) -> str:

@@ -3,42 +3,19 @@ own death (a dead port: the proxy closes the caller's connection at once), ``ref
 ``blackhole`` (the connect hangs, as for a dead host), and the service answering once it is back."""
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from caller_view import caller_sees
+from caller_view import caller_sees, write_system
 from harness.events import RunEvents
 from harness.journal import JournalWriter, read_journal
 from harness.runtime import DeployRequest, runtimes
 from harness.system import load_system
 
 pytestmark = pytest.mark.integration
-
-SYSTEM = """\
-name: deadness
-locustfile: locustfile.py
-entry: front
-services:
-  back:
-    command: ["{python}", "-m", "http.server", "{port}", "--bind", "{host}"]
-    health: {type: tcp}
-  front:
-    command: ["{python}", "-m", "http.server", "{port}", "--bind", "{host}"]
-    health: {type: tcp}
-    upstreams:
-      - {service: back, env: BACK_URL}
-"""
-
-
-def write_system(directory: Path) -> Path:
-    (directory / "locustfile.py").write_text("from locust import HttpUser\n")
-    (directory / "system.yaml").write_text(textwrap.dedent(SYSTEM))
-    return directory / "system.yaml"
-
 
 @pytest.fixture
 def local(tmp_path: Path) -> Iterator[Any]:
