@@ -6,11 +6,16 @@ leaves timeouts and retries to the sidecar: that is the sidecar pattern.
 GET /products/{id} answers 200 with the product, 404 for an unknown id, or 503 with
 ``{"error": ..., "degraded": true}`` when inventory cannot be reached (the sidecar gave up)
 or the sidecar itself is gone. The latter must be fast: a local sidecar that refuses
-connections is not going to answer in a moment.
+connections is not going to answer in a moment, and neither is one whose address stays
+silent (a dead container's, or a sidecar too overloaded to accept): a connect to a live
+sidecar next to the app completes in well under a millisecond, so one that has not within
+APP_SIDECAR_CONNECT_TIMEOUT means the sidecar is gone. The sidecar's own work (retries within
+its budget) may take a second, so only the connect can tell "gone" from "busy".
 
-Env: SIDECAR_URL, APP_BACKSTOP_TIMEOUT (s, 10: only for a sidecar that hangs; the sidecar
-enforces the real deadlines), APP_SIDECAR_WAIT (s, 0; > 0 is the "app-waits-for-sidecar"
-defect: the app keeps retrying an unreachable sidecar for that long instead of failing fast).
+Env: SIDECAR_URL, APP_SIDECAR_CONNECT_TIMEOUT (s, 0.1), APP_BACKSTOP_TIMEOUT (s, 10: only for
+a sidecar that hangs after accepting; the sidecar enforces the real deadlines),
+APP_SIDECAR_WAIT (s, 0; > 0 is the "app-waits-for-sidecar" defect: the app keeps retrying an
+unreachable sidecar for that long instead of failing fast).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ from servicekit import env_float, health_route, metrics_route, serve
 
 SIDECAR_URL = os.environ.get("SIDECAR_URL", "http://127.0.0.1:8101").rstrip("/")
 BACKSTOP_TIMEOUT = env_float("APP_BACKSTOP_TIMEOUT", 10.0)
+CONNECT_TIMEOUT = env_float("APP_SIDECAR_CONNECT_TIMEOUT", 0.1)
 SIDECAR_WAIT = env_float("APP_SIDECAR_WAIT", 0.0)
 
 ANSWERS = Counter("app_answers_total", "Product answers", ["result"])
@@ -81,7 +87,8 @@ async def get_product(request: Request) -> JSONResponse:
 @contextlib.asynccontextmanager
 async def lifespan(app):
     global client
-    async with httpx.AsyncClient(base_url=SIDECAR_URL, timeout=BACKSTOP_TIMEOUT) as client:
+    timeout = httpx.Timeout(BACKSTOP_TIMEOUT, connect=CONNECT_TIMEOUT)
+    async with httpx.AsyncClient(base_url=SIDECAR_URL, timeout=timeout) as client:
         yield
 
 

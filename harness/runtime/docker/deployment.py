@@ -8,6 +8,14 @@ it. Logs are copied into ``logs/<service>.log``, where target events are read as
 processes. Service faults act on containers: kill, stop, start, pause (``docker pause``),
 resume (unpause), restart. Everything carries ``io.harness.run=<run id>`` and is removed
 whatever ends the run; a half-started deployment tears itself down before raising.
+
+A container that is down is a black hole to its callers (``natural_death``): its address
+stops answering, and a connect to it hangs. Through Toxiproxy that would show as a connection
+the proxy accepts and then holds while its accept loop waits on a dial to the dead address
+(one dial at a time, and API calls on that proxy hang meanwhile), so the harness renders it
+the way a direct caller sees it: the proxies in front of the service are disabled and their
+addresses held by a tarpit helper (``harness.faults.tarpit``) that runs in Toxiproxy's network
+namespace, started before load when an experiment will take a service down.
 """
 from __future__ import annotations
 
@@ -18,6 +26,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from ...errors import EnvironmentProblem, InputError, ToxiproxyError
+from ...faults.process import DeathMode
+from ...faults.tarpit import TarpitClient, TarpitError
 from ...faults.toxiproxy import ToxiproxyClient
 from ...net import free_port
 from ..base import Deployment, DeployRequest
@@ -31,6 +41,7 @@ from .resources import (RUN_LABEL, SERVICE_LABEL, address_in, connect, create_ne
 
 HOST = "127.0.0.1"
 TOXIPROXY = "toxiproxy"
+TARPIT = "tarpit"
 
 
 class DockerDeployment(Deployment):
@@ -43,6 +54,8 @@ class DockerDeployment(Deployment):
         self.followers: dict[str, LogFollower] = {}
         self.host_ports: dict[str, int] = {}
         self.addresses: dict[str, str] = {}
+        self.tarpit: TarpitClient | None = None
+        self._image = ""
 
     # -- bring-up --------------------------------------------------------------------------
     def _start(self) -> None:
@@ -58,7 +71,7 @@ class DockerDeployment(Deployment):
         self.client = connect()
         for gone in remove_orphans(self.client):
             self.notice(f"removed {gone}, left behind by a harness run that no longer exists")
-        image = images.target_image(self.client, self.notice, layout.image_catalog(self.system))
+        image = self._image = images.target_image(self.client, self.notice, layout.image_catalog(self.system))
         toxiproxy_image = images.toxiproxy_image(self.client)
         self.network, subnet, _ = create_network(self.client, f"harness-{self.run_id}", run_labels(self.run_id))
         self.addresses[TOXIPROXY] = address_in(subnet, 2)
@@ -88,16 +101,25 @@ class DockerDeployment(Deployment):
         if prometheus_image and prom.ready(self, prometheus_image) and self.req.metrics_needed:
             prom.wait_scraping(self)
 
-    def create_container(self, name: str, image: str, *, port: int, **options: Any) -> None:
+    def create_container(self, name: str, image: str, *, port: int, extra_ports: tuple[int, ...] = (),
+                         **options: Any) -> None:
+        """``extra_ports`` are published too, at ``host_ports["<name>:<port>"]``."""
         self.host_ports[name] = free_port(HOST)
+        published = {f"{port}/tcp": (HOST, self.host_ports[name])}
+        for extra in extra_ports:
+            self.host_ports[f"{name}:{extra}"] = free_port(HOST)
+            published[f"{extra}/tcp"] = (HOST, self.host_ports[f"{name}:{extra}"])
         container = self.client.containers.create(
             image, name=f"harness-{self.run_id}-{name}", detach=True,
             labels=run_labels(self.run_id, **{SERVICE_LABEL: name}),
-            ports={f"{port}/tcp": (HOST, self.host_ports[name])},
+            ports=published,
             network=self.network.name,
             networking_config={self.network.name: self.client.api.create_endpoint_config(
                 ipv4_address=self.addresses[name], aliases=[name])},
             **options)
+        self._follow(name, container)
+
+    def _follow(self, name: str, container: Any) -> None:
         self.containers[name] = container
         cid = container.id
 
@@ -107,8 +129,11 @@ class DockerDeployment(Deployment):
         self.followers[name] = LogFollower(open_stream, self.logs_dir / f"{name}.log")
 
     def _start_toxiproxy(self, image: str) -> None:
+        # The tarpit helper's port is published here: it shares this container's network namespace.
         self.create_container(TOXIPROXY, image, port=layout.TOXIPROXY_API_PORT, environment={"LOG_LEVEL": "info"},
-                     command=[f"-host={layout.LISTEN_HOST}", f"-port={layout.TOXIPROXY_API_PORT}", "-proxy-metrics"])
+                              extra_ports=(layout.TARPIT_CONTROL_PORT,),
+                              command=[f"-host={layout.LISTEN_HOST}", f"-port={layout.TOXIPROXY_API_PORT}",
+                                       "-proxy-metrics"])
         self.containers[TOXIPROXY].start()
         self.followers[TOXIPROXY].follow()
         api = f"http://{HOST}:{self.host_ports[TOXIPROXY]}"
@@ -155,10 +180,45 @@ class DockerDeployment(Deployment):
         # A follower's stream ends when its container stops: only then ask the daemon.
         return self.followers[name].ended.is_set() and self._exit_code(name) is not None
 
-    def service_action(self, service: str, action: str) -> None:
+    def service_action(self, service: str, action: str, mode: DeathMode | None = None) -> None:
         with self._docker_errors(f"docker could not {action} the container of '{service}'",
                                  "see `docker info` and the service's log in the run folder"):
-            super().service_action(service, action)
+            super().service_action(service, action, mode)
+
+    # -- a service that is down: a black hole, as a dead container's address is -----------------
+    natural_death = "blackhole"
+
+    def _natural_cut(self) -> DeathMode | None:
+        return "blackhole"
+
+    def _proxy_address(self, edge: str) -> tuple[str, int]:
+        return layout.LISTEN_HOST, layout.proxy_ports(self.system)[edge]
+
+    def _tarpits(self) -> TarpitClient:
+        """The tarpit helper: the targets image's Python, in the Toxiproxy container's network namespace."""
+        if self.tarpit is not None:
+            return self.tarpit
+        with self._docker_errors("Docker could not start the tarpit helper", "see `docker info`"):
+            container = self.client.containers.create(
+                self._image, name=f"harness-{self.run_id}-{TARPIT}", detach=True, init=True,
+                labels=run_labels(self.run_id, **{SERVICE_LABEL: TARPIT}),
+                network_mode=f"container:{self.containers[TOXIPROXY].id}",
+                command=[layout.PYTHON, "-m", "harness.faults.tarpit",
+                         f"--control={layout.LISTEN_HOST}:{layout.TARPIT_CONTROL_PORT}"])
+            self._follow(TARPIT, container)
+            container.start()
+            self.followers[TARPIT].follow()
+        client = TarpitClient(f"http://{HOST}:{self.host_ports[f'{TOXIPROXY}:{layout.TARPIT_CONTROL_PORT}']}")
+        try:
+            client.wait_ready(timeout=30.0)
+        except TarpitError as exc:
+            client.close()
+            raise EnvironmentProblem(f"{exc}; its log:\n{self.followers[TARPIT].tail()}",
+                                     hint="rebuild the targets image (`make images`): it needs harness.faults.tarpit"
+                                     ) from exc
+        self.tarpit = client
+        self.req.journal.write("tarpit_started", container=container.short_id)
+        return client
 
     def _action_fields(self, service: str) -> dict[str, Any]:
         return {"container": self.containers[service].short_id}
@@ -197,6 +257,8 @@ class DockerDeployment(Deployment):
             self._remove(name)
         if getattr(self, "toxiproxy", None) is not None:
             self.toxiproxy.close()
+        if self.tarpit is not None:
+            self.tarpit.close()
         if self.network is not None:
             try:
                 self.network.remove()
