@@ -1,0 +1,325 @@
+"""Checks about effects and answers, judged from the client's record and the participants' ledgers.
+
+A system lists this file under ``plugins:``. None of these checks believes the component under
+test: they read what the client saw (each request's status and, with ``load.record_bodies``, its
+body) and what the participants recorded (their ``audit:`` answer, fetched when the run is
+over, after the system went quiet: see ledger.py).
+
+    answer_problems       the client's own oracle (the locustfile) found no wrong answer:
+                          requests that failed with a reason matching ``error_regex``
+    ledger_calls          how many calls reached a participant in a window, absolute and per
+                          client request: amplification on a faulted edge (retry storms, a
+                          breaker or a failover that lets load through), or traffic that must
+                          come back after a recovery
+    acknowledged_effects  every write the client got acknowledged took effect exactly once at
+                          the participant, with the acknowledged values; no effect happened
+                          twice; no effect appeared that no client attempt can explain
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+
+from harness.checks import Outcome, check
+from harness.checks.pointer import resolve_pointer, valid_pointer
+from harness.checks.selection import RequestFilter, select_requests
+from harness.checks.windows import Windows, WindowSpec
+from harness.journal import History, Record
+from harness.model import Spec
+
+EXAMPLES = 10  # offending items quoted in evidence; counts are always complete
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"'{value}' is not a valid regular expression: {exc}") from None
+    return value
+
+
+def _audit(history: History, service: str) -> tuple[dict[str, Any] | None, str | None]:
+    """(audit, why it cannot be used)."""
+    audits = history.audits()
+    if service not in audits:
+        return None, (f"no audit of service '{service}' in this run (audits are taken when a run completes; "
+                      f"the manifest must give the service an 'audit:' path)")
+    state = audits[service]
+    if not isinstance(state, dict):
+        return None, f"the audit of '{service}' is not a JSON object"
+    if "audit_error" in state:
+        return None, f"the audit of '{service}' failed: {state['audit_error']}"
+    return state, None
+
+
+def _at(t: float, origin: float | None) -> float:
+    return round(t - (origin or 0.0), 3)
+
+
+# --- answer_problems -----------------------------------------------------------------------
+
+
+class AnswerProblemsParams(Spec):
+    window: WindowSpec | None = None
+    requests: RequestFilter | None = None
+    error_regex: str = Field("^wrong answer", description="failure reasons that mean the answer itself was wrong")
+    max: int = Field(0, ge=0, description="most such answers tolerated")
+    min_requests: int = Field(10, ge=1, description="fewer requests in the window -> unknown")
+
+    _check_regex = field_validator("error_regex")(_regex)
+
+
+@check("answer_problems", AnswerProblemsParams)
+def answer_problems(history: History, p: AnswerProblemsParams, windows: Windows) -> Outcome:
+    """The client's oracle (the locustfile judging each answer) found at most ``max`` wrong answers."""
+    w = windows.resolve(p.window)
+    evidence: dict[str, Any] = {**w.describe(windows.origin), "filter": p.requests.describe() if p.requests else
+                                "all requests", "error_regex": p.error_regex, "max": p.max}
+    if not w.known:
+        return Outcome("unknown", f"window '{w.label}' did not happen in this run", evidence)
+    reqs = select_requests(history.requests, w, p.requests)
+    pattern = re.compile(p.error_regex)
+    wrong = [r for r in reqs if r.get("error") and pattern.search(str(r["error"]))]
+    kinds = Counter(str(r["error"])[:120] for r in wrong)
+    evidence.update(requests=len(reqs), wrong=len(wrong), kinds=dict(kinds.most_common(EXAMPLES)),
+                    examples=[{"at_s": _at(r["t"], windows.origin), "name": r.get("name"), "status": r.get("status"),
+                               "error": r.get("error")} for r in wrong[:EXAMPLES]])
+    if len(wrong) > p.max:
+        first = wrong[0]
+        return Outcome("failed", f"{len(wrong)} of {len(reqs)} answers in '{w.label}' were wrong (max {p.max}); "
+                                 f"first at {_at(first['t'], windows.origin):.1f}s: {first['error']}", evidence)
+    if len(reqs) < p.min_requests:
+        return Outcome("unknown", f"only {len(reqs)} requests in window '{w.label}' (need {p.min_requests})", evidence)
+    return Outcome("passed", f"{len(wrong)} wrong answers among {len(reqs)} in '{w.label}' (max {p.max})", evidence)
+
+
+# --- ledger_calls --------------------------------------------------------------------------
+
+
+class PerRequestBound(Spec):
+    requests: RequestFilter = Field(description="the client requests the calls are counted against")
+    max: float = Field(gt=0.0, description="most calls reaching the participant per client request")
+    min_requests: int = Field(10, ge=1)
+
+
+class LedgerCallsParams(Spec):
+    service: str = Field(description="the participant whose ledger (audit 'calls') is counted")
+    path_regex: str = Field(".*", description="which calls count, by path (re.search)")
+    method: str | None = None
+    window: WindowSpec
+    max: int | None = Field(None, ge=0, description="most calls in the window")
+    min: int | None = Field(None, ge=0, description="fewest calls in the window (traffic that must reach it)")
+    per_request: PerRequestBound | None = None
+
+    _check_regex = field_validator("path_regex")(_regex)
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> "LedgerCallsParams":
+        if self.max is None and self.min is None and self.per_request is None:
+            raise ValueError("give a bound: max, min or per_request")
+        return self
+
+
+@check("ledger_calls", LedgerCallsParams)
+def ledger_calls(history: History, p: LedgerCallsParams, windows: Windows) -> Outcome:
+    """Calls that reached a participant in a window, by its own ledger, stay within bounds."""
+    w = windows.resolve(p.window)
+    evidence: dict[str, Any] = {**w.describe(windows.origin), "service": p.service, "path_regex": p.path_regex}
+    if not w.known:
+        return Outcome("unknown", f"window '{w.label}' did not happen in this run", evidence)
+    audit, problem = _audit(history, p.service)
+    if audit is None:
+        return Outcome("unknown", problem or "no audit", evidence)
+    if audit.get("calls_dropped"):
+        evidence["calls_dropped"] = audit["calls_dropped"]
+    pattern = re.compile(p.path_regex)
+    assert w.start is not None and w.end is not None
+    calls = [c for c in audit.get("calls", []) if w.start <= float(c[0]) < w.end and pattern.search(str(c[2]))
+             and (p.method is None or str(c[1]).upper() == p.method.upper())]
+    per_second = Counter(int(float(c[0]) - w.start) for c in calls)
+    evidence.update(calls=len(calls), window_s=round(w.end - w.start, 3),
+                    per_second=[per_second.get(s, 0) for s in range(int(w.end - w.start) + 1)],
+                    first_calls=[{"at_s": _at(float(c[0]), windows.origin), "method": c[1], "path": c[2]}
+                                 for c in calls[:EXAMPLES]])
+    where = f"{p.service} in '{w.label}'"
+    violations = []
+    if p.max is not None and len(calls) > p.max:
+        violations.append(f"{len(calls)} calls reached {where} (max {p.max})")
+    if p.min is not None and len(calls) < p.min:
+        violations.append(f"only {len(calls)} calls reached {where} (min {p.min})")
+    ratio_note = ""
+    if p.per_request is not None:
+        reqs = select_requests(history.requests, w, p.per_request.requests)
+        evidence["client_requests"] = len(reqs)
+        if len(reqs) < p.per_request.min_requests:
+            if not violations:
+                return Outcome("unknown", f"only {len(reqs)} client requests in '{w.label}' "
+                                          f"(need {p.per_request.min_requests})", evidence)
+        else:
+            ratio = len(calls) / len(reqs)
+            evidence["calls_per_request"] = round(ratio, 3)
+            ratio_note = f", {ratio:.2f} per client request (max {p.per_request.max:g})"
+            if ratio > p.per_request.max:
+                violations.append(f"{len(calls)} calls reached {where} for {len(reqs)} client requests: "
+                                  f"{ratio:.2f} per request (max {p.per_request.max:g})")
+    if violations:
+        return Outcome("failed", "; ".join(violations), evidence)
+    bounds = ", ".join(f"{k} {v}" for k, v in (("min", p.min), ("max", p.max)) if v is not None)
+    return Outcome("passed", f"{len(calls)} calls reached {where}{ratio_note}" + (f" ({bounds})" if bounds else ""),
+                   evidence)
+
+
+# --- acknowledged_effects ------------------------------------------------------------------
+
+
+def _pointers(value: Any) -> Any:
+    for ptr in ([value] if isinstance(value, str) else list(value.values())):
+        if not valid_pointer(ptr):
+            raise ValueError(f"'{ptr}' is not a JSON pointer (e.g. '/order_id')")
+    return value
+
+
+class AckSpec(Spec):
+    requests: RequestFilter = Field(description="the client's write requests")
+    statuses: list[int] = Field(default_factory=lambda: [200, 201], description="answers that acknowledge the write")
+    id: str = Field(description="JSON pointer to the write's id in the acknowledging answer")
+    fields: dict[str, str] = Field(default_factory=dict, description="name -> JSON pointer of a value the "
+                                   "effect must carry too")
+    where: dict[str, Any] = Field(default_factory=dict, description="JSON pointer -> value: only answers that "
+                                  "have these count as acknowledgements")
+
+    _check_id = field_validator("id", "fields", "where")(_pointers)
+
+
+class LedgerSpec(Spec):
+    service: str = Field(description="the participant whose audit lists the effects")
+    list: str = Field("effects", description="key of the audit's list of effects (one JSON object per effect)")
+    id: str = Field("id", description="key of the write's id in an effect")
+    fields: dict[str, str] = Field(default_factory=dict, description="name -> key, compared with the ack's fields")
+
+
+class AckEffectsParams(Spec):
+    acks: AckSpec
+    ledger: LedgerSpec
+    unexplained_slack: int = Field(0, ge=0, description="effects with no acknowledgement allowed beyond the "
+                                   "client's unacknowledged attempts (e.g. requests cut when load stopped)")
+
+    @model_validator(mode="after")
+    def _same_fields(self) -> "AckEffectsParams":
+        if set(self.acks.fields) != set(self.ledger.fields):
+            raise ValueError(f"acks.fields {sorted(self.acks.fields)} and ledger.fields {sorted(self.ledger.fields)} "
+                             "must name the same values")
+        return self
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return abs(float(a) - float(b)) < 1e-6
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+
+
+@check("acknowledged_effects", AckEffectsParams)
+def acknowledged_effects(history: History, p: AckEffectsParams, windows: Windows) -> Outcome:
+    """Every acknowledged write took effect exactly once, as acknowledged; no effect is doubled or unexplained."""
+    evidence: dict[str, Any] = {"acks": p.acks.requests.describe(), "ledger": f"{p.ledger.service}.{p.ledger.list}"}
+    audit, problem = _audit(history, p.ledger.service)
+    if audit is None:
+        return Outcome("unknown", problem or "no audit", evidence)
+    raw = audit.get(p.ledger.list)
+    if not isinstance(raw, list):
+        return Outcome("unknown", f"the audit of '{p.ledger.service}' has no list '{p.ledger.list}'", evidence)
+    effects: dict[str, list[dict[str, Any]]] = {}
+    for e in raw:
+        if isinstance(e, dict) and p.ledger.id in e:
+            effects.setdefault(str(e[p.ledger.id]), []).append(e)
+
+    attempts = [r for r in history.requests if p.acks.requests.matches(r)]
+    acks: dict[str, tuple[Record, dict[str, Any]]] = {}
+    unreadable = not_acks = 0
+    for r in attempts:
+        body = _ack_body(r, p.acks)
+        if body is None:
+            not_acks += 1
+            continue
+        if body is _UNREADABLE:
+            unreadable += 1
+            continue
+        found, ident = resolve_pointer(body, p.acks.id)
+        if not found or ident is None:
+            unreadable += 1
+            continue
+        acks[str(ident)] = (r, body)
+    evidence.update(attempts=len(attempts), acknowledged=len(acks), not_acknowledged=not_acks,
+                    unreadable_acks=unreadable, effects=sum(len(v) for v in effects.values()),
+                    distinct_effects=len(effects))
+
+    origin = windows.origin
+    lost = [i for i in acks if i not in effects]
+    doubled = {i: len(v) for i, v in effects.items() if len(v) > 1}
+    mismatched = []
+    for ident, (r, body) in acks.items():
+        if ident not in effects:
+            continue
+        for name, ptr in p.acks.fields.items():
+            _, acked = resolve_pointer(body, ptr)
+            applied = [e.get(p.ledger.fields[name]) for e in effects[ident]]
+            if any(not _same(acked, v) for v in applied):
+                mismatched.append({"id": ident, "field": name, "acknowledged": acked, "applied": applied,
+                                   "at_s": _at(r["t"], origin)})
+    unexplained = [i for i in effects if i not in acks]
+    allowed = not_acks + unreadable + p.unexplained_slack
+    violations = []
+    if lost:
+        evidence["lost"] = [{"id": i, "at_s": _at(acks[i][0]["t"], origin)} for i in lost[:EXAMPLES]]
+        violations.append(f"{len(lost)} of {len(acks)} acknowledged writes have no effect at {p.ledger.service} "
+                          f"(first {lost[0]})")
+    if doubled:
+        evidence["doubled"] = [{"id": i, "times": n} for i, n in list(doubled.items())[:EXAMPLES]]
+        extra = sum(n - 1 for n in doubled.values())
+        violations.append(f"{len(doubled)} writes took effect more than once at {p.ledger.service} ({extra} extra; "
+                          f"first {next(iter(doubled))})")
+    if mismatched:
+        evidence["mismatched"] = mismatched[:EXAMPLES]
+        m = mismatched[0]
+        violations.append(f"{len(mismatched)} effects differ from what was acknowledged (first {m['id']}: "
+                          f"{m['field']} acknowledged {m['acknowledged']!r}, applied {m['applied']!r})")
+    if len(unexplained) > allowed:
+        evidence["unexplained"] = unexplained[:EXAMPLES]
+        violations.append(f"{len(unexplained)} effects at {p.ledger.service} match no acknowledged write, but only "
+                          f"{not_acks + unreadable} attempts went unacknowledged (slack {p.unexplained_slack})")
+    evidence["unexplained_count"] = len(unexplained)
+    if violations:
+        return Outcome("failed", "; ".join(violations), evidence)
+    if unreadable:
+        return Outcome("unknown", f"{unreadable} acknowledgements could not be read (no body recorded, cut, or "
+                                  "no id): raise load.record_bodies", evidence)
+    if not acks:
+        return Outcome("unknown", f"no acknowledged write among {len(attempts)} attempts: nothing to hold the "
+                                  "ledger to", evidence)
+    return Outcome("passed", f"all {len(acks)} acknowledged writes took effect once at {p.ledger.service}; "
+                             f"{len(unexplained)} effects of {not_acks} unacknowledged attempts", evidence)
+
+
+_UNREADABLE: Any = object()
+
+
+def _ack_body(r: Record, ack: AckSpec) -> Any:
+    """The acknowledging answer's JSON body; None if the answer is no acknowledgement; _UNREADABLE."""
+    if r.get("status") not in ack.statuses:
+        return None
+    if "body" not in r or r.get("body_truncated"):
+        return _UNREADABLE
+    try:
+        body = json.loads(r["body"])
+    except ValueError:
+        return _UNREADABLE
+    for ptr, value in ack.where.items():
+        found, got = resolve_pointer(body, ptr)
+        if not found or got != value:
+            return None
+    return body
