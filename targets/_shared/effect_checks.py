@@ -7,10 +7,11 @@ over, after the system went quiet: see ledger.py).
 
     answer_problems       the client's own oracle (the locustfile) found no wrong answer:
                           requests that failed with a reason matching ``error_regex``
-    ledger_calls          how many calls reached a participant in a window, absolute and per
-                          client request: amplification on a faulted edge (retry storms, a
-                          breaker or a failover that lets load through), or traffic that must
-                          come back after a recovery
+    ledger_calls          how many calls reached a participant in a window: absolute, per
+                          client request, or per path (when each client request has its own
+                          path, the tries one request cost): amplification on a faulted edge
+                          (retry storms, a breaker or a failover that lets load through), or
+                          traffic that must come back after a recovery
     acknowledged_effects  every write the client got acknowledged took effect exactly once at
                           the participant, with the acknowledged values; no effect happened
                           twice; no effect appeared that no client attempt can explain
@@ -114,13 +115,15 @@ class LedgerCallsParams(Spec):
     max: int | None = Field(None, ge=0, description="most calls in the window")
     min: int | None = Field(None, ge=0, description="fewest calls in the window (traffic that must reach it)")
     per_request: PerRequestBound | None = None
+    max_per_path: int | None = Field(None, ge=1, description="most calls any one path received in the window: "
+                                     "the tries of one client request, when each request has its own path")
 
     _check_regex = field_validator("path_regex")(_regex)
 
     @model_validator(mode="after")
     def _some_bound(self) -> "LedgerCallsParams":
-        if self.max is None and self.min is None and self.per_request is None:
-            raise ValueError("give a bound: max, min or per_request")
+        if self.max is None and self.min is None and self.per_request is None and self.max_per_path is None:
+            raise ValueError("give a bound: max, min, per_request or max_per_path")
         return self
 
 
@@ -151,6 +154,14 @@ def ledger_calls(history: History, p: LedgerCallsParams, windows: Windows) -> Ou
         violations.append(f"{len(calls)} calls reached {where} (max {p.max})")
     if p.min is not None and len(calls) < p.min:
         violations.append(f"only {len(calls)} calls reached {where} (min {p.min})")
+    if p.max_per_path is not None and calls:
+        by_path = Counter(str(c[2]) for c in calls)
+        busiest, most = by_path.most_common(1)[0]
+        over = sum(1 for n in by_path.values() if n > p.max_per_path)
+        evidence.update(paths=len(by_path), most_calls_on_one_path=most, busiest_path=busiest)
+        if over:
+            violations.append(f"{over} of {len(by_path)} paths got more than {p.max_per_path} calls at {where} "
+                              f"(most: {most} on {busiest})")
     ratio_note = ""
     if p.per_request is not None:
         reqs = select_requests(history.requests, w, p.per_request.requests)

@@ -108,6 +108,18 @@ def test_ledger_calls_per_client_request() -> None:
     assert out.evidence["calls_per_request"] == 3.0
 
 
+def test_ledger_calls_per_path_counts_the_tries_of_one_request() -> None:
+    ledger = {"calls": [[T0 + 10 + i * 0.1, "GET", f"/items/{i // 4}"] for i in range(20)]  # 4 tries each
+              + [[T0 + 9.9, "GET", "/items/99"]] * 3}  # before the window: not counted
+    h = history(audits={"up": ledger})
+    out = run("ledger_calls", h, service="up", window={"during": "slow"}, max_per_path=4)
+    assert out.verdict == "passed" and out.evidence["most_calls_on_one_path"] == 4, out.summary
+    ledger["calls"].append([T0 + 15, "GET", "/items/2"])
+    out = run("ledger_calls", history(audits={"up": ledger}), service="up", window={"during": "slow"}, max_per_path=4)
+    assert out.verdict == "failed"
+    assert out.summary == "1 of 5 paths got more than 4 calls at up in 'during slow' (most: 5 on /items/2)"
+
+
 def test_ledger_calls_is_unknown_without_an_audit_and_says_why() -> None:
     out = run("ledger_calls", history(), service="payments", window={"during": "slow"}, max=1)
     assert out.verdict == "unknown" and "no audit of service 'payments'" in out.summary
