@@ -29,16 +29,27 @@ def _present_iff_ok(doc: dict, field: str, part: str) -> str | None:
     return None
 
 
-def web_page_problem(doc: object) -> str | None:
+def web_page_problem(doc: object, pid: int | None = None) -> str | None:
+    """Why ``doc`` is not a well-formed web page (of product ``pid``, when given), or None."""
     if not isinstance(doc, dict):
         return "answer is not a JSON object"
     product = doc.get("product")
     if not isinstance(product, dict) or not {"id", "name", "price", "description", "images"} <= set(product):
         return "the web page needs the full product (id, name, price, description, images)"
-    return _envelope_problem(doc, {"catalog", "reviews"}) or _present_iff_ok(doc, "reviews", "reviews")
+    problem = _envelope_problem(doc, {"catalog", "reviews"}) or _present_iff_ok(doc, "reviews", "reviews")
+    if problem or pid is None:
+        return problem
+    if product["id"] != pid:
+        return f"the page is about product {product['id']!r}, asked for {pid}"
+    reviews = doc.get("reviews")
+    if reviews is not None and (not isinstance(reviews, list) or not reviews or any(
+            not isinstance(r, dict) or not str(r.get("text", "")).endswith(f" of {pid}") for r in reviews)):
+        return f"the reviews are not product {pid}'s: {str(reviews)[:80]}"
+    return None
 
 
-def mobile_card_problem(doc: object) -> str | None:
+def mobile_card_problem(doc: object, pid: int | None = None) -> str | None:
+    """Why ``doc`` is not a well-formed mobile card (of product ``pid``, when given), or None."""
     if not isinstance(doc, dict):
         return "answer is not a JSON object"
     if not {"id", "name", "price"} <= set(doc):
@@ -49,4 +60,13 @@ def mobile_card_problem(doc: object) -> str | None:
         return problem
     if doc.get("recommended") is not None and len(doc["recommended"]) > 3:
         return "the mobile card carries at most 3 recommendations"
+    if pid is not None:
+        if doc["id"] != pid or doc["name"] != f"Product {pid}":
+            return f"the card is about product {doc['id']!r} ({doc['name']!r}), asked for {pid}"
+        rating, recs = doc.get("rating"), doc.get("recommended")
+        if rating is not None and (not isinstance(rating, dict) or not isinstance(rating.get("count"), int)
+                                   or rating["count"] < 1 or not 1 <= (rating.get("average") or 0) <= 5):
+            return f"the rating is not a rating of reviews: {rating!r}"
+        if recs is not None and (not isinstance(recs, list) or not all(isinstance(r, int) for r in recs)):
+            return f"the recommendations are not product ids: {recs!r}"
     return None
