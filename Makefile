@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-full tools venv clean unit integration images compose docker-clean
+.PHONY: demo test test-full lint tools venv clean unit integration images compose docker-clean
 
 demo: venv tools
 	$(BIN)/harness run experiments/circuit-breaker.yaml
@@ -20,6 +20,11 @@ test-full: venv tools
 	$(BIN)/pytest -n 2 --dist loadfile -m "not docker"
 	$(BIN)/pytest -m docker
 
+# ruff over the whole tree, mypy --strict over the engine (configured in pyproject.toml).
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
 unit: venv
 	$(BIN)/pytest -m "not integration"
 
@@ -31,7 +36,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]"
+	$(BIN)/pip install --quiet -e ".[test,dev]"
 	touch $(STAMP)
 
 tools:
@@ -43,11 +48,11 @@ images: venv
 
 # Regenerate docker-compose.yml (and docker/compose/*) from the manifests.
 compose: venv
-	$(BIN)/python -m harness.runtime.compose --write
+	$(BIN)/python -m harness.runtime.docker.compose --write
 
 # Remove containers, networks and volumes that interrupted harness runs left behind.
 docker-clean: venv
-	$(BIN)/python -m harness.runtime.docker_resources --remove
+	$(BIN)/python -m harness.runtime.docker.resources --remove
 
 clean:
 	rm -rf $(VENV) .tools reports/*/

@@ -12,13 +12,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from .errors import EnvironmentProblem, HarnessError, InputError, RunInterrupted
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # usage errors are exit 2 like every input error
+    def error(self, message: str) -> NoReturn:  # usage errors are exit 2 like every input error
         self.print_usage(sys.stderr)
         sys.stderr.write(f"harness: error: {message}\n")
         raise SystemExit(2)
@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list target systems, their experiments and defects")
     ls.add_argument("--json", action="store_true")
+
+    rep = sub.add_parser("report", help="re-render a run folder's reports from its stored history")
+    rep.add_argument("run_dir", type=Path)
     return p
 
 
@@ -51,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_validate(args.files)
         if args.command == "list":
             return cmd_list(args.json)
+        if args.command == "report":
+            return cmd_report(args.run_dir)
         return cmd_run(args)
     except InputError as exc:
         sys.stderr.write(f"harness: invalid input\n{exc.render()}\n")
@@ -116,6 +121,16 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"{len(result.checks)} checks passed)")
     if result.error:
         print(f"error: {result.error}", file=sys.stderr)
+    print(f"report: {result.run_dir / 'report.html'}")
+    return result.exit_code
+
+
+def cmd_report(run_dir: Path) -> int:
+    from .report.rerender import rerender
+
+    result = rerender(run_dir)
+    print(f"verdict: {result.verdict.upper()} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
+          f"{len(result.checks)} checks passed)")
     print(f"report: {result.run_dir / 'report.html'}")
     return result.exit_code
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from . import plugins
 from .catalog import builtin_systems, resolve_system
@@ -19,6 +19,7 @@ from .durations import Duration
 from .errors import InputError, Problems
 from .faults import FAULT_TYPES as fault_types
 from .model import Spec
+from .params import Derivation, DerivationError, derive
 from .registry import UnknownEntry
 from .system import NAME_PATTERN, SystemSpec, load_system
 from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_yaml
@@ -47,6 +48,8 @@ class FaultSpec(Spec):
 
     # Filled by validation: the attributes parsed by the fault type's own model.
     parsed_attributes: Any = Field(None, exclude=True)
+    _derived: list[Derivation] = PrivateAttr(default_factory=list)
+    """Attributes computed from the manifest's parameters, and how."""
 
 
 class CheckSpec(BaseModel):
@@ -58,6 +61,12 @@ class CheckSpec(BaseModel):
     description: str = ""
 
     parsed_params: Any = Field(None, exclude=True)
+    _derived: list[Derivation] = PrivateAttr(default_factory=list)
+    """Bounds computed from the manifest's parameters, and how (shown with the check's evidence)."""
+
+    @property
+    def derived(self) -> list[Derivation]:
+        return self._derived
 
     @property
     def params(self) -> dict[str, Any]:
@@ -114,7 +123,7 @@ def parse_experiment(doc: YamlDocument) -> ExperimentSpec:
         known = ", ".join(builtin_systems()) or "none"
         problems.add("system", f"unknown system '{exp.system}': not a manifest path and not a built-in system; built-in: {known}",
                      doc.line_of(("system",)))
-        problems.raise_if_any()
+        raise InputError(problems.items, file=problems.file)
     exp.system_spec = load_system(manifest)  # its own errors name the manifest file
     plugins.load_for(exp.target)
 
@@ -170,7 +179,11 @@ def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems)
                     problems.add(format_loc(loc + (field,)), f"fault type '{fault.type}' acts on the whole "
                                  f"{ftype.target_kind}; it takes no '{field}'", doc.line_of(loc + (field,)))
         try:
-            fault.parsed_attributes = ftype.Attributes.model_validate(fault.attributes)
+            attributes, fault._derived = derive(fault.attributes, ftype.Attributes, exp.target.params)
+            fault.parsed_attributes = ftype.Attributes.model_validate(attributes)
+        except DerivationError as exc:
+            where = loc + ("attributes",) + exc.path
+            problems.add(format_loc(where), str(exc), doc.line_of(where))
         except ValidationError as exc:
             for p in problems_from_validation(exc, doc, prefix=loc + ("attributes",)):
                 problems.items.append(p)
@@ -198,6 +211,11 @@ def _validate_check(spec: CheckSpec, loc: tuple[str | int, ...], exp: Experiment
     if steady and "window" in params:
         problems.add(format_loc(loc + ("window",)), "steady-state conditions are evaluated over the 'before' and 'after' "
                      "windows; remove 'window' (or move this to 'checks')", doc.line_of(loc + ("window",)))
+        return
+    try:
+        params, spec._derived = derive(params, ctype.Params, exp.target.params)
+    except DerivationError as exc:
+        problems.add(format_loc(loc + exc.path), str(exc), doc.line_of(loc + exc.path))
         return
     try:
         spec.parsed_params = ctype.Params.model_validate(params)

@@ -13,7 +13,7 @@ def inventory() -> dict[str, Any]:
 
     systems: dict[str, dict[str, Any]] = {}
     invalid: list[dict[str, str]] = []
-    for name, manifest in builtin_systems().items():
+    for manifest in builtin_systems().values():
         try:
             spec = load_system(manifest)
         except InputError as exc:

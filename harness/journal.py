@@ -1,8 +1,13 @@
-"""The run's append-only history, one JSON object per line (``journal.jsonl``).
+"""The run's history: ``journal.jsonl`` (one JSON object per line) and ``requests/``.
 
-Everything that happened lands here with an epoch timestamp ``t``: requests, faults applied
-and removed, target events, phases, service starts and stops, audits. Checks and reports
-read only a finished journal, so a report can always be re-rendered from it.
+Everything that happened lands in the run folder with an epoch timestamp ``t``. Requests,
+the bulk of a run, are stored once, as columns, by the load process itself, in
+``requests/<writer>.hreq`` (format: :mod:`harness.data.chunks`; one file per load process, so
+Locust workers can each write their own). Everything else (faults applied and removed, target
+events, phases, service starts and stops, audits) is a line of ``journal.jsonl``. Checks and
+reports read only the finished history (:func:`read_journal` reads both), so a report can
+always be re-rendered from the run folder. Journals written before requests had their own
+files (request lines in ``journal.jsonl``) are still read.
 
 Record kinds (field ``kind``):
     run_started       experiment, system, seed, defect, runtime, config
@@ -11,7 +16,8 @@ Record kinds (field ``kind``):
     service_stopped   service, returncode
     proxy_created     edge, listen, upstream
     load_started / load_stopped
-    request           name, method, ms, outcome (ok|fail|info), status, error, bytes
+    request           (in ``requests/``; read as :class:`harness.data.RequestTable` columns)
+                      t, name, method, ms, outcome (ok|fail|info), status, error, bytes
                       (``t`` is when the request started; ``info`` = outcome unknown, e.g. timed out)
                       with ``load.record_bodies`` > 0 also body (text, first N bytes) and body_truncated
     fault_applied     fault, type, target, attributes, stream, toxicity, took_ms (``t`` = when asked)
@@ -26,6 +32,11 @@ Record kinds (field ``kind``):
     metric_series     query, window, start, end, step, url, series [{labels, values [[t, v]]}] or error
                       (collected from Prometheus before the runtime stops; read by ``promql`` checks)
     collect_error     check, error (a check type's collect step crashed)
+    edge_counters     edges {edge: {up_in, up_out, down_in, down_out}} (Toxiproxy's cumulative bytes, every second)
+    edge_counters_error  error (Toxiproxy's metrics could not be read)
+    invariants_declared  invariants {name: {expect, description, audits}} (the manifest's text, judged later)
+    quiescence        settled, waited_s, polls, quiet_s, timeout_s, still_changing (after load and faults stopped)
+    invariant_audit   audit, source (sql|http), service, value | error (an audit's last read, once quiet)
     run_finished      status
 """
 from __future__ import annotations
@@ -34,9 +45,14 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, TextIO
+
+if TYPE_CHECKING:
+    from .data.table import RequestTable
 
 Record = dict[str, Any]
+REQUESTS_DIR = "requests"
+"""The folder of a run (beside ``journal.jsonl``) where load processes write their request files."""
 
 
 class JournalWriter:
@@ -48,6 +64,9 @@ class JournalWriter:
         self._file: TextIO = path.open("w", encoding="utf-8")
         self._last_flush = time.monotonic()
         self.count = 0
+        self.records: list[Record] = []
+        """Every record written, as it reads back from the file (requests live in ``requests/``,
+        so these are few): the history so far, without reading the file again."""
 
     def write(self, kind: str, t: float | None = None, **fields: Any) -> Record:
         record = {"kind": kind, "t": time.time() if t is None else t, **fields}
@@ -55,7 +74,10 @@ class JournalWriter:
         return record
 
     def write_record(self, record: Record) -> None:
-        self._file.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        line = json.dumps(record, separators=(",", ":"), default=str)
+        self._file.write(line + "\n")
+        if record.get("kind") != "request":  # requests go to requests/; never kept here
+            self.records.append(json.loads(line))
         self.count += 1
         now = time.monotonic()
         if now - self._last_flush > 0.5 or record.get("kind") != "request":
@@ -79,12 +101,23 @@ class FaultWindow:
 
 
 class History:
-    """A read-only view of a finished journal with the accessors checks need."""
+    """A read-only view of a finished run with the accessors checks need.
 
-    def __init__(self, records: Iterable[Record]):
-        self.records: list[Record] = list(records)
-        self.requests: list[Record] = [r for r in self.records if r["kind"] == "request"]
-        self.requests.sort(key=lambda r: r["t"])
+    ``requests`` is a :class:`harness.data.RequestTable` (columns, sorted by start time): select
+    windows and endpoints on it, and iterate it only for rare per-request needs. ``records``
+    holds every other record in journal order, ``events`` the target events by time.
+    """
+
+    def __init__(self, records: Iterable[Record], requests: "RequestTable | None" = None):
+        from .data.table import RequestTable
+
+        self.records: list[Record] = []
+        inline: list[Record] = []
+        for r in records:
+            (inline if r.get("kind") == "request" else self.records).append(r)
+        # Request dicts (tests; journals from before requests/) join the table, never stay as dicts.
+        self.requests: RequestTable = RequestTable.concat(
+            [*([requests] if requests is not None else []), RequestTable.from_records(inline)])
         self.events: list[Record] = [r for r in self.records if r["kind"] == "event"]
         self.events.sort(key=lambda r: r["t"])
 
@@ -107,8 +140,8 @@ class History:
     def load_end(self) -> float | None:
         r = self.first("load_stopped")
         if r:
-            return r["t"]
-        return self.requests[-1]["t"] if self.requests else None
+            return float(r["t"])
+        return float(self.requests.t[-1]) if len(self.requests) else None
 
     def faults(self) -> dict[str, FaultWindow]:
         out: dict[str, FaultWindow] = {}
@@ -124,6 +157,12 @@ class History:
 
 
 def read_journal(path: str | Path) -> History:
+    """The history of a run: ``journal.jsonl`` at ``path`` and the ``requests/`` folder beside it.
+
+    Each file is read once. A line or a request chunk cut by a crash is skipped; the rest counts.
+    """
+    from .data.table import read_requests
+
     records = []
     with Path(path).open(encoding="utf-8") as f:
         for line in f:
@@ -134,4 +173,4 @@ def read_journal(path: str | Path) -> History:
                 records.append(json.loads(line))
             except json.JSONDecodeError:
                 continue  # a line cut by a crash; the rest of the history still counts
-    return History(records)
+    return History(records, read_requests(Path(path).parent / REQUESTS_DIR))

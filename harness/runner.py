@@ -17,19 +17,23 @@ from pathlib import Path
 
 from . import runtime as _runtimes  # noqa: F401  (registers the runtimes)
 from .catalog import REPO_ROOT
-from .checks import collect, evaluate
+from .checks import evaluate
 from .checks.evaluate import run_one
 from .checks.windows import Windows
 from .errors import EnvironmentProblem, InputError, RunInterrupted
 from .events import RunEvents
 from .experiment import ExperimentSpec
 from .faults.timeline import FaultTimeline
-from .journal import History, JournalWriter, Record, read_journal
+from .data.table import RequestTable, read_requests
+from .invariants.collect import record_invariants
+from .journal import REQUESTS_DIR, History, JournalWriter
 from .load import LoadProcess
+from .metrics.collect import collect_series, reads_metrics
 from .report import write_reports
-from .result import RunResult
+from .result import RunResult, Status
 from .runtime.base import Deployment, DeployRequest, runtimes
 from .signals import InterruptGuard
+from .traffic.sampler import EdgeSampler, start_sampling
 
 TICK_S = 0.05
 
@@ -80,6 +84,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
     deployment: Deployment | None = None
     load: LoadProcess | None = None
     timeline: FaultTimeline | None = None
+    sampler: EdgeSampler | None = None
 
     with guard.installed():
         try:
@@ -89,12 +94,13 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                           load=exp.load.model_dump(), faults=[f.model_dump() for f in exp.faults])
             _phase(journal, ev, "setup")
             deployment = runtime_factory(DeployRequest(system=system, run_dir=run_dir, journal=journal, events=ev,
-                                                       defect=opts.defect, metrics_needed=_reads_metrics(exp)))
+                                                       defect=opts.defect, metrics_needed=reads_metrics(exp)))
             timeline = FaultTimeline(exp, deployment, journal, ev)
+            sampler = start_sampling(deployment)  # traffic per edge, for amplification checks
             locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
             load = LoadProcess(locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
                                spawn_rate=exp.load.spawn_rate, duration=exp.load.duration,
-                               user_classes=exp.load.user_classes, seed=seed, out_path=run_dir / "requests.jsonl",
+                               user_classes=exp.load.user_classes, seed=seed, out_dir=run_dir / REQUESTS_DIR,
                                log_path=run_dir / "logs" / "locust.log", env=deployment.load_env(),
                                record_bodies=exp.load.record_bodies)
             _phase(journal, ev, "load")
@@ -103,7 +109,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
             for rec in load.drain():
                 journal.write_record(rec)
             timeline.begin(t0)
-            result.status = _drive(exp, deployment, load, timeline, journal, ev, t0)
+            result.status = _drive(exp, deployment, load, timeline, journal, ev, t0, sampler)
         except RunInterrupted as exc:
             result.status = "interrupted"
             result.error = str(exc)
@@ -124,25 +130,30 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     load.stop()
                     for rec in load.drain():
                         journal.write_record(rec)
+                if sampler is not None:
+                    sampler.stop()
+                    _drain_sampler(sampler, journal)
                 if deployment is not None:
                     _drain_events(deployment, journal, ev)
                     if result.status == "completed":
                         for service, state in deployment.audit().items():
                             journal.write("audit", service=service, state=state)
+                        record_invariants(exp, deployment, journal, ev)
                     _collect(exp, journal, ev)
                     deployment.stop()
                 journal.write("run_finished", status=result.status, error=result.error)
                 journal.close()
 
         with guard.shield():
-            history = read_journal(run_dir / "journal.jsonl")
+            # The journal's records are already in memory; the request files are read once, here.
+            history = History(journal.records, read_requests(run_dir / REQUESTS_DIR))
             _phase_only(ev, "checks")
             if result.status in ("completed", "aborted") or history.requests:
                 result.checks = evaluate(exp, history)
                 for c in result.checks:
                     ev.check_evaluated.fire(result=c)
             result.counts = {"requests": len(history.requests),
-                             "failures": sum(1 for r in history.requests if r.get("outcome") != "ok"),
+                             "failures": len(history.requests) - history.requests.succeeded,
                              "events": len(history.events)}
             result.finished = time.time()
             _phase_only(ev, "reports")
@@ -151,10 +162,12 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
 
 
 def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timeline: FaultTimeline,
-           journal: JournalWriter, ev: RunEvents, t0: float) -> str:
-    """The method: keep the journal fed, apply the timeline, until load ends."""
-    seen: list[Record] = []  # kept in memory for the steady-state gate only
-    requests = failures = 0
+           journal: JournalWriter, ev: RunEvents, t0: float, sampler: EdgeSampler | None = None) -> Status:
+    """The method: keep the journal fed, apply the timeline, until load ends.
+
+    Requests are never read here: the load process stores them, and progress comes from the
+    chunk headers. The steady-state gate reads what was recorded so far, once.
+    """
     gate_at = timeline.first_start()
     gated = gate_at is None or not exp.steady_state.conditions
     last_progress = 0.0
@@ -162,12 +175,8 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timel
         now = time.time()
         for rec in load.drain():
             journal.write_record(rec)
-            if rec["kind"] == "request":
-                requests += 1
-                failures += rec.get("outcome") != "ok"
-                if not gated:
-                    seen.append(rec)
         _drain_events(deployment, journal, ev)
+        _drain_sampler(sampler, journal)
         crashed = deployment.check_alive()
         if crashed:
             # The system under test died: that is a result about the system (exit 1), not a
@@ -178,13 +187,12 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timel
                                 "see logs/ in the run folder")
         if not gated and gate_at is not None and now - t0 >= gate_at:
             gated = True
-            if not _steady_state_holds(exp, seen, journal, ev, t0):
+            if not _steady_state_holds(exp, read_requests(load.out_dir), journal, ev, t0):
                 return "aborted"
-            seen.clear()
         timeline.tick(now)
         if now - last_progress >= 1.0:
             last_progress = now
-            ev.progress.fire(elapsed_s=now - t0, duration_s=exp.load.duration, requests=requests, failures=failures,
+            ev.progress.fire(elapsed_s=now - t0, duration_s=exp.load.duration, requests=load.requests, failures=load.failures,
                              active_faults=timeline.active_names())
         code = load.poll()
         if code is not None:
@@ -195,11 +203,12 @@ def _drive(exp: ExperimentSpec, deployment: Deployment, load: LoadProcess, timel
         time.sleep(TICK_S)
 
 
-def _steady_state_holds(exp: ExperimentSpec, seen: list[Record], journal: JournalWriter, ev: RunEvents, t0: float) -> bool:
+def _steady_state_holds(exp: ExperimentSpec, requests: RequestTable, journal: JournalWriter, ev: RunEvents,
+                        t0: float) -> bool:
     """Before any fault: does the system meet its steady state? If not, faulting it proves nothing."""
     history = History([{"kind": "run_started", "t": t0, "steady_state": {"warmup": exp.steady_state.warmup,
                                                                           "settle": exp.steady_state.settle}},
-                       {"kind": "load_started", "t": t0}, *seen, {"kind": "load_stopped", "t": time.time()}])
+                       {"kind": "load_started", "t": t0}, {"kind": "load_stopped", "t": time.time()}], requests)
     windows = Windows(history, default="before")
     results = [run_one(spec, history, windows, group="steady_state.before") for spec in exp.steady_state.conditions]
     failed = [r for r in results if r.verdict == "failed"]
@@ -215,11 +224,11 @@ def _steady_state_holds(exp: ExperimentSpec, seen: list[Record], journal: Journa
 def _collect(exp: ExperimentSpec, journal: JournalWriter, ev: RunEvents) -> None:
     """While the system still runs, checks that query it (PromQL) record what they will judge.
 
-    Reads the journal file so far: every non-request record is flushed as it is written, and
-    windows are built from those (faults, load start and stop), not from requests.
+    Reads the journal's records so far (kept in memory by the writer): windows are built from
+    those (faults, load start and stop), not from requests.
     """
     try:
-        for rec in collect(exp, read_journal(journal.path)):
+        for rec in collect_series(exp, History(journal.records)):
             journal.write_record(rec)
     except Exception as exc:  # never in the way of stopping the runtime; those checks say unknown
         journal.write("collect_error", check="*", error=f"{type(exc).__name__}: {exc}")
@@ -232,17 +241,18 @@ def _drain_events(deployment: Deployment, journal: JournalWriter, ev: RunEvents)
         ev.target_event.fire(record=rec)
 
 
-def _reads_metrics(exp: ExperimentSpec) -> bool:
-    from .checks.registry import check_types
-
-    specs = [*exp.checks, *exp.steady_state.conditions]
-    return any(check_types.get(s.type).collect is not None for s in specs)
+def _drain_sampler(sampler: EdgeSampler | None, journal: JournalWriter) -> None:
+    for rec in sampler.drain() if sampler is not None else []:
+        journal.write_record(rec)
 
 
 def _clear_previous_run(run_dir: Path) -> None:
     """A reused --out folder (a CI job's fixed path) must not mix an old run into this one."""
     for name in ("journal.jsonl", "requests.jsonl", "result.json", "junit.xml", "report.html", "prometheus.yml"):
         (run_dir / name).unlink(missing_ok=True)
+    for f in (run_dir / REQUESTS_DIR).glob("*"):
+        if f.is_file():
+            f.unlink()
     logs = run_dir / "logs"
     if logs.is_dir():
         for f in logs.iterdir():

@@ -7,6 +7,7 @@ write one for their own services.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -14,10 +15,14 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from .durations import Duration
 from .errors import InputError, Problems
+from .invariants.spec import AuditSpec, InvariantSpec, QuiescenceSpec
 from .model import Spec
-from .yamlfile import YamlDocument, problems_from_validation, read_yaml
+from .params import Parameter
+from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_yaml
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+PARAM_REF = re.compile(r"\{params\.([A-Za-z_][A-Za-z0-9_]*)")
+"""``{params.NAME}`` (or ``{params.NAME.ms}``) in a command or an env value."""
 EVENT_PREFIX = "@harness-event "
 """A service reports a resilience event by printing this prefix and a JSON object on one line."""
 
@@ -36,6 +41,7 @@ class UpstreamSpec(Spec):
     env: str = Field(description="environment variable that receives the proxied address")
     url: str = "http://{host}:{port}"
     name: str | None = Field(None, description="edge name; default '<from>-><to>'")
+    timeout_param: str | None = Field(None, description="the parameter that is the caller's timeout on this edge")
 
 
 class ServiceSpec(Spec):
@@ -84,6 +90,7 @@ class Edge(Spec):
     target: str
     env: str
     url: str
+    timeout_param: str | None = None
 
 
 class SystemSpec(Spec):
@@ -94,6 +101,11 @@ class SystemSpec(Spec):
     services: dict[str, ServiceSpec] = Field(min_length=1)
     defects: dict[str, DefectSpec] = Field(default_factory=dict)
     plugins: list[str] = Field(default_factory=list, description="Python files that register checks or faults")
+    parameters: dict[str, str | int | float] = Field(
+        default_factory=dict, description="the mechanism's configured numbers: {params.NAME} in env, bounds in checks")
+    audits: dict[str, AuditSpec] = Field(default_factory=dict, description="reads of the system's effects")
+    invariants: dict[str, InvariantSpec] = Field(default_factory=dict, description="predicates over the audits")
+    quiescence: QuiescenceSpec = Field(default_factory=QuiescenceSpec)
 
     # Set by the loader, not read from the file.
     directory: Path = Field(default=Path("."), exclude=True)
@@ -114,12 +126,18 @@ class SystemSpec(Spec):
         return self
 
     @property
+    def params(self) -> dict[str, Parameter]:
+        """The parameters, parsed (validated when the manifest was loaded)."""
+        return {name: Parameter.parse(name, raw) for name, raw in self.parameters.items()}
+
+    @property
     def edges(self) -> dict[str, Edge]:
         out: dict[str, Edge] = {}
         for name, svc in self.services.items():
             for up in svc.upstreams:
                 edge_name = up.name or f"{name}->{up.service}"
-                out[edge_name] = Edge(name=edge_name, source=name, target=up.service, env=up.env, url=up.url)
+                out[edge_name] = Edge(name=edge_name, source=name, target=up.service, env=up.env, url=up.url,
+                                      timeout_param=up.timeout_param)
         return out
 
     @property
@@ -166,5 +184,57 @@ def parse_system(doc: YamlDocument) -> SystemSpec:
     for plugin in system.plugins:
         if not (system.directory / plugin).is_file():
             problems.add("plugins", f"no such file: {system.directory / plugin}", doc.line_of(("plugins",)))
+    _validate_effects(system, doc, problems)
     problems.raise_if_any()
     return system
+
+
+def _validate_effects(system: SystemSpec, doc: YamlDocument, problems: Problems) -> None:
+    """Parameters parse, timeouts name duration parameters, audits name services, invariants read audits."""
+    from .invariants.expr import ExprError, Expression
+
+    params: dict[str, Parameter] = {}
+    for name, raw in system.parameters.items():
+        try:
+            params[name] = Parameter.parse(name, raw)
+        except ValueError as exc:
+            problems.add(f"parameters.{name}", str(exc), doc.line_of(("parameters", name)))
+    for sname, svc in system.services.items():
+        for i, up in enumerate(svc.upstreams):
+            if up.timeout_param is None:
+                continue
+            loc: tuple[str | int, ...] = ("services", sname, "upstreams", i, "timeout_param")
+            p = params.get(up.timeout_param)
+            if p is None or p.kind != "duration":
+                known = ", ".join(n for n, q in params.items() if q.kind == "duration") or "none"
+                what = "is not a duration" if p is not None else "is not a parameter"
+                problems.add(format_loc(loc), f"'{up.timeout_param}' {what}; duration parameters: {known}",
+                             doc.line_of(loc))
+    templates: list[tuple[tuple[str | int, ...], str]]
+    templates = [(("services", s, "command", i), a) for s, svc in system.services.items() for i, a in enumerate(svc.command)]
+    templates += [(("services", s, "env", k), v) for s, svc in system.services.items() for k, v in svc.env.items()]
+    templates += [(("defects", d, "env", s, k), v) for d, spec in system.defects.items()
+                  for s, env in spec.env.items() for k, v in env.items()]
+    for loc, text in templates:
+        for ref in PARAM_REF.findall(text):
+            if ref not in params:
+                problems.add(format_loc(loc), f"{{params.{ref}}}: no parameter '{ref}'; parameters: "
+                             f"{', '.join(params) or 'none (declare them under parameters:)'}", doc.line_of(loc))
+    for aname, audit in system.audits.items():
+        src = audit.source
+        if src.service not in system.services:
+            kind = "sql" if audit.sql is not None else "http"
+            problems.add(f"audits.{aname}.{kind}.service", f"'{src.service}' is not a service; services: "
+                         f"{', '.join(system.services)}", doc.line_of(("audits", aname, kind, "service")))
+    for iname, inv in system.invariants.items():
+        loc = ("invariants", iname, "expect")
+        try:
+            expr = Expression.parse(inv.expect)
+        except ExprError as exc:
+            problems.add(f"invariants.{iname}.expect", str(exc), doc.line_of(loc))
+            continue
+        unknown = sorted(expr.names - set(system.audits))
+        if unknown:
+            problems.add(f"invariants.{iname}.expect", f"{', '.join(repr(u) for u in unknown)} "
+                         f"{'is not an audit' if len(unknown) == 1 else 'are not audits'}; audits: "
+                         f"{', '.join(system.audits) or 'none (declare them under audits:)'}", doc.line_of(loc))

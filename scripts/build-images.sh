@@ -66,7 +66,7 @@ if want targets; then
   "$PYTHON" -m pip wheel --quiet --wheel-dir docker/wheels . setuptools wheel
   # Labelled with a digest of harness/ and targets/: the runtime warns when the image is older than the code.
   docker build --quiet -f docker/targets.Dockerfile --build-arg "BASE_IMAGE=$BASE" \
-    --label "io.harness.source=$("$PYTHON" -m harness.runtime.containers)" -t "$TARGET_IMAGE" . >/dev/null
+    --label "io.harness.source=$("$PYTHON" -m harness.runtime.docker.layout)" -t "$TARGET_IMAGE" . >/dev/null
   say "built $TARGET_IMAGE (FROM $BASE)"
 fi
 

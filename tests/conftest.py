@@ -10,6 +10,7 @@ import pytest
 
 from harness.faults import Proxy, ToxiproxyClient, ToxiproxyServer
 from harness.net import free_port
+from slots import experiment_slot
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -74,3 +75,13 @@ def edge_proxy(toxiproxy: ToxiproxyClient, upstream: Upstream) -> Proxy:
     """A proxy named like an edge (its '>' must survive URL quoting) in front of `upstream`."""
     return toxiproxy.create_proxy("orders->payments", f"127.0.0.1:{free_port()}", upstream.address)
 
+
+
+@pytest.fixture(autouse=True)
+def _experiment_slot(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Real experiments wait for one of the machine's experiment slots (see tests/slots.py)."""
+    if request.node.get_closest_marker("integration") is None:
+        yield
+        return
+    with experiment_slot():
+        yield

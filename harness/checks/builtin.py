@@ -5,11 +5,12 @@ from typing import Any
 
 from pydantic import Field
 
+from ..data.table import OK, RequestTable
 from ..durations import Duration
 from ..journal import History
 from ..model import Spec
-from .registry import Outcome, check
-from .selection import RequestFilter, event_matches, percentile, request_stats, select_requests
+from .registry import Outcome, Verdict, check
+from .selection import RequestFilter, event_matches, select_requests
 from .windows import AnchorSpec, Windows, WindowSpec
 
 
@@ -30,27 +31,20 @@ def error_rate(history: History, p: ErrorRateParams, windows: Windows) -> Outcom
     if not w.known:
         return Outcome("unknown", f"window '{w.label}' did not happen in this run", evidence)
     reqs = select_requests(history.requests, w, p.requests)
-    stats = request_stats(reqs)
-    evidence.update(stats)
+    evidence.update(reqs.stats())
     if len(reqs) < p.min_requests:
         return Outcome("unknown", f"only {len(reqs)} requests in window '{w.label}' (need {p.min_requests})", evidence)
-    bad = stats["failed"] + (stats["indeterminate"] if p.count_indeterminate else 0)
-    rate = bad / len(reqs)
+    rate = reqs.errors_count(p.count_indeterminate) / len(reqs)
     evidence["error_rate"] = round(rate, 4)
     evidence["examples"] = _error_examples(reqs, windows.origin)
-    verdict = "passed" if rate <= p.max else "failed"
+    verdict: Verdict = "passed" if rate <= p.max else "failed"
     return Outcome(verdict, f"error rate {rate:.2%} over {len(reqs)} requests in '{w.label}' (max {p.max:.2%})", evidence)
 
 
-def _error_examples(reqs: list[dict[str, Any]], origin: float | None, limit: int = 5) -> list[dict[str, Any]]:
-    out = []
-    for r in reqs:
-        if r.get("outcome") != "ok":
-            out.append({"at_s": round(r["t"] - (origin or 0.0), 3), "name": r.get("name"), "error": r.get("error"),
-                        "status": r.get("status"), "ms": r.get("ms")})
-            if len(out) >= limit:
-                break
-    return out
+def _error_examples(reqs: RequestTable, origin: float | None, limit: int = 5) -> list[dict[str, Any]]:
+    first = reqs.take(reqs.outcome != OK).head(limit)
+    return [{"at_s": round(r["t"] - (origin or 0.0), 3), "name": r["name"], "error": r["error"], "status": r["status"],
+             "ms": r["ms"]} for r in first]
 
 
 class LatencyParams(Spec):
@@ -72,17 +66,15 @@ def latency(history: History, p: LatencyParams, windows: Windows) -> Outcome:
         return Outcome("unknown", f"window '{w.label}' did not happen in this run", evidence)
     reqs = select_requests(history.requests, w, p.requests)
     if p.successful_only:
-        reqs = [r for r in reqs if r.get("outcome") == "ok"]
-    evidence.update(request_stats(reqs))
+        reqs = reqs.with_outcome("ok")
+    evidence.update(reqs.stats())
     if len(reqs) < p.min_requests:
         return Outcome("unknown", f"only {len(reqs)} requests in window '{w.label}' (need {p.min_requests})", evidence)
-    ms = sorted(float(r["ms"]) for r in reqs)
-    value = percentile(ms, p.percentile)
+    value = reqs.percentile(p.percentile)
     evidence["value_ms"] = round(value, 2)
-    slowest = sorted(reqs, key=lambda r: -float(r["ms"]))[:5]
-    evidence["slowest"] = [{"at_s": round(r["t"] - (windows.origin or 0.0), 3), "name": r.get("name"),
-                            "ms": round(float(r["ms"]), 2), "outcome": r.get("outcome")} for r in slowest]
-    verdict = "passed" if value <= p.max * 1000 else "failed"
+    evidence["slowest"] = [{"at_s": round(r["t"] - (windows.origin or 0.0), 3), "name": r["name"],
+                            "ms": round(float(r["ms"]), 2), "outcome": r["outcome"]} for r in reqs.slowest(5)]
+    verdict: Verdict = "passed" if value <= p.max * 1000 else "failed"
     return Outcome(verdict, f"p{p.percentile:g} latency {value:.1f} ms over {len(reqs)} requests in '{w.label}' "
                             f"(max {p.max * 1000:.0f} ms)", evidence)
 

@@ -213,7 +213,7 @@ def conformance(history: History, p: ConformanceParams, windows: Windows) -> Out
     degraded = 0
     examples: list[dict[str, Any]] = []
     reqs = select_requests(history.requests, w, p.requests)
-    for r in reqs:
+    for r in reqs.rows():  # one answer at a time: a body's schema is judged per answer
         state, problem, is_degraded = judge(r, p, vals)
         counts[state] += 1
         degraded += is_degraded
@@ -234,7 +234,7 @@ def conformance(history: History, p: ConformanceParams, windows: Windows) -> Out
         first = examples[0]
         return Outcome("failed", f"{counts['bad']} of {judged} answers {where} do not conform (max {p.max_nonconforming}); "
                                  f"first at {first['at_s']:.1f}s: status {first['status']}: {first['problem']}", evidence)
-    if reqs and not any("body" in r for r in reqs):
+    if reqs and not reqs.has_bodies:
         return Outcome("unknown", f"no response bodies recorded {where}: set load.record_bodies in the experiment", evidence)
     if judged < p.min_responses:
         return Outcome("unknown", f"only {judged} answers could be judged {where} (need {p.min_responses}; "

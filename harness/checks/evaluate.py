@@ -1,11 +1,10 @@
 """Run every check and steady-state condition of an experiment over a finished history.
 
-``collect`` runs first, while the system still runs: the check types that need live
-evidence (a Prometheus's series) turn it into journal records that their check reads later.
+Live evidence (a Prometheus's series) was collected into the history before the system
+stopped (``harness.metrics.collect``); nothing here performs I/O.
 """
 from __future__ import annotations
 
-import time
 import traceback
 from typing import TYPE_CHECKING, Iterator
 
@@ -14,7 +13,7 @@ from .windows import Windows
 
 if TYPE_CHECKING:
     from ..experiment import CheckSpec, ExperimentSpec
-    from ..journal import History, Record
+    from ..journal import History
 
 
 def run_one(spec: "CheckSpec", history: "History", windows: Windows, group: str) -> CheckResult:
@@ -25,13 +24,16 @@ def run_one(spec: "CheckSpec", history: "History", windows: Windows, group: str)
         outcome = Outcome("unknown", f"the check crashed: {type(exc).__name__}: {exc}",
                           {"traceback": traceback.format_exc(limit=5)})
     name = spec.name or spec.type
+    if spec.derived:  # a bound tied to the mechanism's own parameters: say how it was derived
+        outcome.evidence["bounds_derived"] = [d.to_dict() for d in spec.derived]
+        outcome.summary += " [" + "; ".join(d.describe() for d in spec.derived) + "]"
     return CheckResult(name=name, type=spec.type, verdict=outcome.verdict, summary=outcome.summary,
                        evidence=outcome.evidence, group=group, description=spec.description)
 
 
 def evaluate(exp: "ExperimentSpec", history: "History") -> list[CheckResult]:
     results: list[CheckResult] = []
-    for group, spec, windows in _specs(exp, history):
+    for group, spec, windows in each_spec(exp, history):
         r = run_one(spec, history, windows, group=group)
         if group != "checks":
             r.name = f"steady-state {windows.default}: {r.name}"
@@ -39,27 +41,13 @@ def evaluate(exp: "ExperimentSpec", history: "History") -> list[CheckResult]:
     return results
 
 
-def _specs(exp: "ExperimentSpec", history: "History") -> Iterator[tuple[str, "CheckSpec", Windows]]:
+def each_spec(exp: "ExperimentSpec", history: "History") -> Iterator[tuple[str, "CheckSpec", Windows]]:
     """Each condition (over 'before', then 'after') and each check: its group and its windows."""
     for phase in ("before", "after"):
-        windows = Windows(history, default=phase)  # type: ignore[arg-type]
+        windows = Windows(history, default=phase)
         for spec in exp.steady_state.conditions:
             yield f"steady_state.{phase}", spec, windows
     windows = Windows(history)
     for spec in exp.checks:
         yield "checks", spec, windows
 
-
-def collect(exp: "ExperimentSpec", history: "History") -> list["Record"]:
-    """Records from every check type's ``collect`` step, over the history so far. Never raises."""
-    records: list[Record] = []
-    for _group, spec, windows in _specs(exp, history):
-        ctype = check_types.get(spec.type)
-        if ctype.collect is None:
-            continue
-        try:
-            found = ctype.collect(history, spec.parsed_params, windows)
-        except Exception as exc:  # the check will find no evidence and say unknown
-            found = [{"kind": "collect_error", "check": spec.name or spec.type, "error": f"{type(exc).__name__}: {exc}"}]
-        records.extend({"t": time.time(), **r} for r in found)
-    return records

@@ -17,12 +17,14 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Literal
 
+import numpy as np
 from pydantic import Field, model_validator
 
+from ..data.table import OK, RequestTable
 from ..durations import Duration
-from ..journal import History, Record
+from ..journal import History
 from ..model import Spec
-from .registry import Outcome, check
+from .registry import Outcome, Verdict, check
 from .selection import RequestFilter
 from .windows import Windows, window_references
 
@@ -93,7 +95,7 @@ def failover_time(history: History, p: FailoverTimeParams, windows: Windows) -> 
     origin = windows.origin or anchor
     evidence.update(anchor_at_s=round(anchor - origin, 3), horizon_to_s=round(horizon_end - origin, 3))
 
-    reqs = [r for r in history.requests if p.requests is None or p.requests.matches(r)]
+    reqs = p.requests.select(history.requests) if p.requests is not None else history.requests
     n_buckets = int((horizon_end - anchor) // p.bucket)
     buckets = _bucketize(reqs, anchor - SERIES_CONTEXT * p.bucket, SERIES_CONTEXT + n_buckets, p)
     before, after = buckets[:SERIES_CONTEXT], buckets[SERIES_CONTEXT:]
@@ -122,28 +124,24 @@ def failover_time(history: History, p: FailoverTimeParams, windows: Windows) -> 
                                  f"({len(degraded)} of {n_buckets} buckets degraded)", evidence)
     seconds = found * p.bucket
     evidence[f"{what}_time_s"] = round(seconds, 3)
-    verdict = "passed" if seconds <= p.max else "failed"
+    verdict: Verdict = "passed" if seconds <= p.max else "failed"
     dip = ("success never dipped; " if p.edge == "start" else "normal from the first bucket; ") if found == 0 else ""
     return Outcome(verdict, f"{what} in {seconds:.1f}s after {p.fault} {p.edge} ({dip}sustained {p.sustain:g}s at "
                             f">= {p.success_min:.0%}, bucket {p.bucket:g}s; max {p.max:g}s)", evidence)
 
 
-def _bucketize(reqs: list[Record], start: float, count: int, p: FailoverTimeParams) -> list[Bucket]:
-    buckets = [Bucket(start + i * p.bucket) for i in range(count)]
-    for r in reqs:
-        i = int((r["t"] - start) // p.bucket)
-        if 0 <= i < count:
-            b = buckets[i]
-            b.total += 1
-            b.normal += _is_normal(r, p)
-    return buckets
-
-
-def _is_normal(r: Record, p: FailoverTimeParams) -> bool:
+def _bucketize(reqs: RequestTable, start: float, count: int, p: FailoverTimeParams) -> list[Bucket]:
+    """Requests per bucket by start time, and how many were normal (vectorised over the table)."""
+    near = reqs.between(start, start + count * p.bucket)
+    idx = ((near.t - start) // p.bucket).astype(np.int64)
+    keep = (idx >= 0) & (idx < count)
     # A timed-out request (outcome 'info') is not a success: the user did not get an answer.
-    if r.get("outcome") != "ok":
-        return False
-    return p.max_latency is None or float(r["ms"]) <= p.max_latency * 1000
+    normal = near.outcome == OK
+    if p.max_latency is not None:
+        normal &= near.ms <= p.max_latency * 1000
+    total = np.bincount(idx[keep], minlength=count)
+    good = np.bincount(idx[keep & normal], minlength=count)
+    return [Bucket(start + i * p.bucket, int(total[i]), int(good[i])) for i in range(count)]
 
 
 def _first_sustained(buckets: list[Bucket], need: int, p: FailoverTimeParams) -> int | None:

@@ -20,7 +20,7 @@ from ..durations import Duration
 from ..journal import History
 from ..model import Spec
 from .registry import Outcome, check
-from .selection import RequestFilter, percentile, select_requests
+from .selection import RequestFilter, select_requests
 from .windows import Window, Windows, WindowSpec, window_references
 
 if TYPE_CHECKING:
@@ -64,11 +64,11 @@ def _refs(p: IsolationParams, exp: "ExperimentSpec") -> Iterable[tuple[str, str]
 
 def _stats(history: History, w: Window, flt: RequestFilter, pct: float, p: IsolationParams) -> dict[str, Any]:
     reqs = select_requests(history.requests, w, flt)
-    bad = sum(1 for r in reqs if r.get("outcome") == "fail" or (p.count_indeterminate and r.get("outcome") == "info"))
+    bad = reqs.errors_count(p.count_indeterminate)
     out: dict[str, Any] = {"window": w.label, "requests": len(reqs), "errors": bad,
                            "error_rate": round(bad / len(reqs), 4) if reqs else None, f"p{pct:g}_ms": None}
     if reqs:
-        out[f"p{pct:g}_ms"] = round(percentile(sorted(float(r["ms"]) for r in reqs), pct), 2)
+        out[f"p{pct:g}_ms"] = round(reqs.percentile(pct), 2)
     return out
 
 

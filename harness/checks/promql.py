@@ -2,9 +2,10 @@
 
 Two steps, so the check stays a pure function of the journal:
 
-- **collect** (while the system still runs, before the runtime stops Prometheus): the range
-  query over the window, at ``step`` resolution, lands in the journal as a ``metric_series``
-  record (query, window, start, end, the series; or the error Prometheus gave);
+- **collect** (``harness.metrics.collect``, while the system still runs, before the runtime
+  stops Prometheus): the check declares its query (``series=``); the range query over the
+  window, at ``step`` resolution, lands in the journal as a ``metric_series`` record (query,
+  window, start, end, the series; or the error Prometheus gave);
 - **check** (over the finished journal): trims each series to the exact window, reduces it
   with ``aggregate`` and compares with ``max``/``min``. Every series the query returns must
   hold (alerting-rule semantics): combine series in PromQL (``sum(...)``) to judge a total.
@@ -14,18 +15,17 @@ and quotes the reason the runtime recorded; it never passes on no data.
 """
 from __future__ import annotations
 
-import time
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 from pydantic import Field, model_validator
 
 from ..durations import Duration
-from ..journal import History, Record
+from ..journal import History
 from ..model import Spec
-from .registry import Outcome, check
+from .registry import Outcome, SeriesQuery, check
 from .windows import Windows, WindowSpec
 
-AGGREGATES = {
+AGGREGATES: dict[str, Callable[[list[float]], float]] = {
     "max": max,
     "min": min,
     "avg": lambda vs: sum(vs) / len(vs),
@@ -56,24 +56,9 @@ class PromqlParams(Spec):
         return self
 
 
-def collect_promql(history: History, p: PromqlParams, windows: Windows) -> list[Record]:
-    """Query the running Prometheus over the check's window; one ``metric_series`` record."""
-    from ..metrics.query import QueryError, query_range  # the HTTP client, only when there is a query
-
-    w = windows.resolve(p.window)
-    started = history.first("prometheus_started")
-    if not w.known or started is None:
-        return []  # the check says why: no window, or no Prometheus
-    assert w.start is not None and w.end is not None
-    # The scrape after the window's end may not have happened yet: wait for it (bounded).
-    time.sleep(max(0.0, min(w.end + float(started.get("scrape_interval", 1.0)) + 0.25 - time.time(), 3.0)))
-    record: Record = {"kind": "metric_series", "query": p.query, "window": w.label, "start": w.start, "end": w.end,
-                      "step": p.step, "url": started["url"]}
-    try:
-        record["series"] = query_range(started["url"], p.query, w.start, w.end, p.step)
-    except QueryError as exc:
-        record["error"] = str(exc)
-    return [record]
+def series_of(p: PromqlParams) -> list[SeriesQuery]:
+    """The one range query the check judges."""
+    return [SeriesQuery(query=p.query, window=p.window, step=p.step)]
 
 
 def _bound_text(p: PromqlParams) -> str:
@@ -101,7 +86,7 @@ def _judge(values: list[float], p: PromqlParams) -> tuple[float, bool, str]:
     return lo, True, "min"
 
 
-@check("promql", PromqlParams, collect=collect_promql)
+@check("promql", PromqlParams, series=series_of)
 def promql(history: History, p: PromqlParams, windows: Windows) -> Outcome:
     """Each series of a PromQL expression over the window stays within ``min``/``max``."""
     w = windows.resolve(p.window)

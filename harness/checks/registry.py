@@ -5,9 +5,9 @@ with a verdict of ``passed``, ``failed`` or ``unknown`` and evidence (numbers an
 check that crashes yields ``unknown``, never a pass and never a crashed run.
 
 Some evidence exists only while the system runs (a Prometheus's time series). A check type
-may declare a ``collect`` step, ``(history so far, params, windows) -> records``, which the
-runner calls before it stops the runtime; the records land in the journal and the check
-itself stays a pure function of the finished journal.
+may declare the series it will judge, ``series(params) -> [SeriesQuery]`` (data, no I/O);
+``harness.metrics.collect`` queries them before the runtime stops and writes them into the
+journal (``metric_series``), so the check itself stays a pure function of the finished journal.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ..registry import Registry
 if TYPE_CHECKING:
     from ..experiment import ExperimentSpec
     from ..journal import History
-    from .windows import Windows
+    from .windows import Windows, WindowSpec
 
 Verdict = Literal["passed", "failed", "unknown"]
 SEVERITY: dict[str, int] = {"passed": 0, "unknown": 1, "failed": 2}
@@ -48,10 +48,23 @@ class CheckResult:
                 "summary": self.summary, "description": self.description, "evidence": self.evidence}
 
 
+@dataclass(frozen=True)
+class SeriesQuery:
+    """A PromQL range query a check will judge, over one of its windows at ``step`` resolution.
+
+    Its answer lands in the journal as a ``metric_series`` record carrying the same
+    ``query``, the window's label and ``step``, which is how the check finds it.
+    """
+
+    query: str
+    window: WindowSpec | None
+    step: float
+
+
 P = TypeVar("P", bound=Spec)
 CheckFn = Callable[["History", Any, "Windows"], Outcome]
 RefFn = Callable[[Any, "ExperimentSpec"], Iterable[tuple[str, str]]]
-CollectFn = Callable[["History", Any, "Windows"], list[dict[str, Any]]]
+SeriesFn = Callable[[Any], list[SeriesQuery]]
 
 
 @dataclass
@@ -61,8 +74,8 @@ class CheckType(Generic[P]):
     run: CheckFn
     doc: str = ""
     refs: RefFn | None = None
-    collect: CollectFn | None = None
-    """Gathers evidence from the running system into journal records, before it stops."""
+    series: SeriesFn | None = None
+    """The metric series the check judges, collected from the running system before it stops."""
 
     def references(self, params: P, exp: "ExperimentSpec") -> list[tuple[str, str]]:
         """Problems with names the params refer to (faults, services): (message, field)."""
@@ -82,12 +95,12 @@ check_types: Registry[CheckType[Any]] = Registry("check type")
 
 
 def check(name: str, params: type[P], refs: RefFn | None = None,
-          collect: CollectFn | None = None) -> Callable[[CheckFn], CheckFn]:
+          series: SeriesFn | None = None) -> Callable[[CheckFn], CheckFn]:
     """Register a check function: ``@check("error_rate", ErrorRateParams)``."""
 
     def decorate(fn: CheckFn) -> CheckFn:
         check_types.register(name, CheckType(name=name, Params=params, run=fn, doc=(fn.__doc__ or "").strip(), refs=refs,
-                                             collect=collect))
+                                             series=series))
         return fn
 
     return decorate

@@ -1,4 +1,10 @@
-"""Selecting requests and events from a history, and the statistics checks quote."""
+"""Selecting requests and events from a history, and the statistics checks quote.
+
+Requests are a :class:`harness.data.RequestTable`: ``select_requests`` narrows it to a window
+(a binary search on start times) and a :class:`RequestFilter` (evaluated once per distinct
+endpoint), and ``request_stats`` gives the numbers checks quote. Both still accept a list of
+request dicts, for plugin code written against the older API.
+"""
 from __future__ import annotations
 
 import math
@@ -7,6 +13,7 @@ from typing import Any, Iterable
 
 from pydantic import Field, model_validator
 
+from ..data.table import RequestTable
 from ..journal import Record
 from ..model import Spec
 from .windows import Window
@@ -35,13 +42,23 @@ class RequestFilter(Spec):
             return False
         return True
 
+    def select(self, table: RequestTable) -> RequestTable:
+        """The requests of ``table`` this filter matches (vectorised)."""
+        return table.where(name=self.name, method=self.method, name_regex=self.name_regex)
+
     def describe(self) -> str:
         parts = [f"{k}={v}" for k, v in self.model_dump(exclude_none=True).items()]
         return ", ".join(parts) or "all requests"
 
 
-def select_requests(requests: Iterable[Record], window: Window, flt: RequestFilter | None) -> list[Record]:
-    return [r for r in requests if window.holds_request(r) and (flt is None or flt.matches(r))]
+def as_table(requests: RequestTable | Iterable[Record]) -> RequestTable:
+    return requests if isinstance(requests, RequestTable) else RequestTable.from_records(requests)
+
+
+def select_requests(requests: RequestTable | Iterable[Record], window: Window, flt: RequestFilter | None) -> RequestTable:
+    """The requests in ``window`` that ``flt`` matches (all of the window's when ``flt`` is None)."""
+    table = window.select(as_table(requests))
+    return table if flt is None else flt.select(table)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -52,15 +69,9 @@ def percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[rank - 1]
 
 
-def request_stats(reqs: list[Record]) -> dict[str, Any]:
-    ms = sorted(float(r["ms"]) for r in reqs)
-    failed = sum(1 for r in reqs if r.get("outcome") == "fail")
-    info = sum(1 for r in reqs if r.get("outcome") == "info")
-    out: dict[str, Any] = {"requests": len(reqs), "failed": failed, "indeterminate": info}
-    if ms:
-        out.update(p50_ms=round(percentile(ms, 50), 2), p95_ms=round(percentile(ms, 95), 2),
-                   p99_ms=round(percentile(ms, 99), 2), max_ms=round(ms[-1], 2))
-    return out
+def request_stats(reqs: RequestTable | Iterable[Record]) -> dict[str, Any]:
+    """requests, failed, indeterminate, p50/p95/p99/max in ms (see :meth:`RequestTable.stats`)."""
+    return as_table(reqs).stats()
 
 
 def event_matches(event: Record, match: dict[str, Any]) -> bool:

@@ -17,6 +17,7 @@ from ..durations import Duration
 from ..model import Spec
 
 if TYPE_CHECKING:
+    from ..data.table import RequestTable
     from ..experiment import ExperimentSpec
     from ..journal import History
 
@@ -61,12 +62,19 @@ class Window:
     def contains(self, t: float) -> bool:
         return self.start is not None and self.end is not None and self.start <= t < self.end
 
+    def select(self, table: "RequestTable") -> "RequestTable":
+        """The requests of ``table`` in this window (none when the window is unknown)."""
+        if self.start is None or self.end is None:
+            return table.head(0)
+        inside = table.between(self.start, self.end)
+        return inside.finished_by(self.end) if self.finished_by_end else inside
+
     def holds_request(self, r: dict[str, Any]) -> bool:
         if not self.contains(r["t"]):
             return False
         if self.finished_by_end:
             assert self.end is not None
-            return r["t"] + float(r.get("ms", 0.0)) / 1000.0 <= self.end
+            return float(r["t"]) + float(r.get("ms", 0.0)) / 1000.0 <= self.end
         return True
 
     def describe(self, origin: float | None) -> dict[str, float | str | None]:

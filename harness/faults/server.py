@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, NoReturn, Self
+from typing import NoReturn, Self
 
 import httpx
 
 from ..errors import ToolMissing, ToxiproxyError
+from ..lifecycle import ChildProcess
 from ..net import free_port, port_is_open
 from .toxiproxy import ToxiproxyClient, ToxiproxyRequestError
 
@@ -49,15 +48,6 @@ def find_server_binary(repo_root: Path = REPO_ROOT) -> Path:
 _FATAL_LINE = '"message":"Server finished with error"'
 
 
-def _read_from(path: Path, offset: int) -> str:
-    try:
-        with path.open("rb") as f:
-            f.seek(offset)
-            return f.read().decode(errors="replace")
-    except OSError:
-        return ""
-
-
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "<empty log>"
 
@@ -85,8 +75,7 @@ class ToxiproxyServer:
         self.startup_timeout = startup_timeout
         self.log_level = log_level
         """Toxiproxy's LOG_LEVEL. Unset, it logs at trace: lines for every connection and API call."""
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._process: ChildProcess | None = None
         self._client: ToxiproxyClient | None = None
 
     @property
@@ -120,49 +109,41 @@ class ToxiproxyServer:
                 hint="stop what listens there (an earlier toxiproxy-server?) or let the harness pick a free port",
             )
         command = [str(binary), "-host", self.host, "-port", str(self.port), "-proxy-metrics"]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        log_start = self._log.tell()  # the log is appended to: read only this run's lines
-        # A new session keeps the terminal's Ctrl-C away from the server: the harness must
-        # still reach it afterwards to remove faults, then stops it itself.
-        self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-            env={**os.environ, "LOG_LEVEL": self.log_level}, start_new_session=True,
-        )
+        # The log is appended to across runs: the process reads only its own lines (log_text()).
+        self._process = ChildProcess("toxiproxy", command, log_path=self.log_path,
+                                     env={**os.environ, "LOG_LEVEL": self.log_level})
         try:
-            self._wait_until_answering(command, log_start)
+            self._process.start()
+            self._wait_until_answering(self._process)
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _wait_until_answering(self, command: list[str], log_start: int) -> None:
-        assert self._process is not None
+    def _wait_until_answering(self, process: ChildProcess) -> None:
         deadline = time.monotonic() + self.startup_timeout
         last: ToxiproxyRequestError | None = None
         # Short per-probe timeouts, so one unanswered probe cannot eat the whole start-up budget.
         with ToxiproxyClient(self.api_url, timeout=httpx.Timeout(1.0)) as probe:
             while time.monotonic() < deadline:
-                code = self._process.poll()
+                code = process.poll()
                 if code is not None:
-                    self._fail(f"exited with code {code} before its API answered", command, log_start, last)
+                    self._fail(f"exited with code {code} before its API answered", process, last)
                 # On a bind failure the server logs this and then waits for a signal instead of exiting.
-                if _FATAL_LINE in _read_from(self.log_path, log_start):
-                    self._fail("reported an error before its API answered", command, log_start, last)
+                if _FATAL_LINE in process.log_text():
+                    self._fail("reported an error before its API answered", process, last)
                 try:
                     probe.version()
                     return
                 except ToxiproxyRequestError as exc:
                     last = exc
                 time.sleep(0.05)
-        self._fail(f"API at {self.api_url} did not answer within {self.startup_timeout:g}s", command, log_start, last)
+        self._fail(f"API at {self.api_url} did not answer within {self.startup_timeout:g}s", process, last)
 
-    def _fail(self, what: str, command: list[str], log_start: int, last: ToxiproxyRequestError | None) -> NoReturn:
-        if self._log:
-            self._log.flush()
+    def _fail(self, what: str, process: ChildProcess, last: ToxiproxyRequestError | None) -> NoReturn:
         raise ToxiproxyError(
-            f"toxiproxy-server {what}\n  command: {' '.join(command)}\n"
-            f"  last lines of {self.log_path}:\n{_tail(_read_from(self.log_path, log_start))}",
+            f"toxiproxy-server {what}\n  command: {' '.join(process.argv)}\n"
+            f"  last lines of {self.log_path}:\n{_tail(process.log_text())}",
             hint="if the log says 'address already in use', another process took the port",
         ) from last
 
@@ -172,20 +153,12 @@ class ToxiproxyServer:
             self._client.close()
             self._client = None
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if process is not None:
+            process.stop(timeout=grace)
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._process.running
 
     def __enter__(self) -> Self:
         return self.start()

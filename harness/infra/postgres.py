@@ -58,7 +58,7 @@ def as_user() -> tuple[Callable[[], None] | None, int | None, int | None]:
     except KeyError:
         sys.stderr.write("postgres launcher: running as root and no 'postgres' user exists; PostgreSQL refuses "
                          "to run as root. Create the user (Debian's postgresql package does) or run unprivileged\n")
-        raise SystemExit(3)
+        raise SystemExit(3) from None
 
     def drop() -> None:
         os.setgid(pw.pw_gid)

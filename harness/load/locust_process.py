@@ -5,14 +5,13 @@ its own: ``import locust`` monkey-patches the whole process for gevent, which mu
 happen to the harness (see /work/shared/ENVIRONMENT.md). ``harness.load.LoadProcess`` starts
 it and reads ``--out``.
 
-``--out`` receives one compact JSON object per line, in this order::
-
-    {"kind":"load_started","t":..,"users":N,"spawn_rate":R}
-    {"kind":"request","t":<start, epoch s>,"name":..,"method":..,"ms":<raw float>,
-     "outcome":"ok"|"fail"|"info","status":<int|null>,"error":<str|null>,"bytes":<int|null>
-     [,"body":<text>[,"body_truncated":true]]}
-    ...
-    {"kind":"load_stopped","t":..}
+``--out`` is this process's request file (``requests/<writer>.hreq`` in the run folder), in
+the chunked columnar format of :mod:`harness.data.chunks`: ``load_started`` first (a JSON
+chunk), then batches of requests, then ``load_stopped``. Per request: ``t`` (start, epoch
+s), ``name``, ``method``, ``ms`` (raw float), ``outcome`` (ok | fail | info), ``status``
+(none when there was no answer), ``error`` and ``bytes``. Requests are appended to columns in
+memory (a few appends each, no encoding per request) and written as one chunk every 0.2 s by
+a greenlet, so the harness never parses requests while load runs.
 
 Locust's own statistics round percentiles (10 ms steps below 1 s), so each request's raw
 timing is written here instead. ``info`` means the client cannot know the outcome: the
@@ -22,9 +21,6 @@ With ``--record-bodies N`` (N > 0) each request that got an answer also carries 
 first N bytes of the response body as text (invalid UTF-8 replaced), and ``body_truncated``
 when the body was longer. Off by default: checks of response content (conformance) need it,
 every other check does not, and the hot path then pays one integer test per request.
-
-Lines go through a buffered file flushed by a greenlet every 0.2 s, never once per request:
-a reader may see a cut last line and must keep it for later (``LoadProcess.drain`` does).
 
 Exit codes: 0 when the load ran (even if every request failed), 2 for a bad locustfile or an
 unknown ``--user-class``; the reason goes to stderr.
@@ -41,14 +37,15 @@ from locust import User
 import argparse
 import importlib.util
 import inspect
-import json
 import random
 import signal
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any
+
+from harness.data.chunks import FAIL, INFO, OK, ChunkWriter
 
 import gevent
 import gevent.event
@@ -141,20 +138,19 @@ def _chain(exception: BaseException, depth: int = 5) -> list[BaseException]:
     return seen
 
 
-def body_fields(response: Any, limit: int) -> str:
-    """``,"body":..[,"body_truncated":true]`` for a response's first ``limit`` bytes, or "" if it has none."""
+def body_fields(response: Any, limit: int) -> tuple[bytes, bool] | None:
+    """A response's first ``limit`` bytes (as UTF-8 text, re-encoded) and whether it was cut; None if it has none."""
     try:
         content = response.content  # already read by Locust's clients; may raise for a broken answer
     except Exception:
-        return ""
+        return None
     if isinstance(content, str):
         content = content.encode("utf-8", errors="replace")
     if not isinstance(content, (bytes, bytearray)):
-        return ""
+        return None
     # errors="replace": a cut in the middle of a multi-byte character must not lose the body.
     text = bytes(content[:limit]).decode("utf-8", errors="replace")
-    flag = ',"body_truncated":true' if len(content) > limit else ""
-    return f',"body":{json.dumps(text)}{flag}'
+    return text.encode("utf-8"), len(content) > limit
 
 
 def describe(exception: BaseException) -> str:
@@ -163,18 +159,15 @@ def describe(exception: BaseException) -> str:
 
 
 class RecordWriter:
-    """Appends JSON lines through a buffer that a greenlet flushes every ``FLUSH_INTERVAL``."""
+    """Puts each request into a :class:`ChunkWriter`'s columns; a greenlet writes a chunk every ``FLUSH_INTERVAL``."""
 
     def __init__(self, path: Path, record_bodies: int = 0):
-        self._file: TextIO = path.open("a", encoding="utf-8", buffering=1 << 16)
+        self._out = ChunkWriter(path, record_bodies=record_bodies)
         self._body_limit = record_bodies
         self._flusher: gevent.Greenlet | None = None
-        # Most requests share a handful of (name, method) pairs: encode that part once.
-        self._heads: dict[tuple[str, str], str] = {}
 
     def write(self, kind: str, **fields: Any) -> None:
-        record = {"kind": kind, "t": time.time(), **fields}
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._out.record({"kind": kind, "t": time.time(), **fields})
 
     def on_request(
         self,
@@ -193,18 +186,13 @@ class RecordWriter:
         status = getattr(response, "status_code", None)
         if not isinstance(status, int) or status <= 0:
             status = None  # 0 is Locust's "no answer", not an HTTP status
-        head = self._heads.get((name, request_type))
-        if head is None:
-            head = self._heads[(name, request_type)] = (
-                f',"name":{json.dumps(name)},"method":{json.dumps(request_type)}'
-            )
-        error = "null" if exception is None else json.dumps(describe(exception))
-        body = body_fields(response, self._body_limit) if self._body_limit and status is not None else ""
-        self._file.write(
-            f'{{"kind":"request","t":{start_time!r}{head},"ms":{"null" if ms is None else repr(ms)},'
-            f'"outcome":"{outcome_of(exception)}","status":{"null" if status is None else status},'
-            f'"error":{error},"bytes":{response_length if isinstance(response_length, int) else "null"}{body}}}\n'
-        )
+        if exception is None:
+            outcome, error = OK, None
+        else:
+            outcome, error = (INFO if outcome_of(exception) == "info" else FAIL), describe(exception)
+        body = body_fields(response, self._body_limit) if self._body_limit and status is not None else None
+        self._out.add(start_time, ms, outcome, status, response_length if isinstance(response_length, int) else None,
+                      name, request_type, error, *(body or (None, False)))
 
     def start_flushing(self) -> None:
         self._flusher = gevent.spawn(self._flush_forever)
@@ -212,13 +200,12 @@ class RecordWriter:
     def _flush_forever(self) -> None:
         while True:
             gevent.sleep(FLUSH_INTERVAL)
-            self._file.flush()
+            self._out.flush()
 
     def close(self) -> None:
         if self._flusher is not None:
             self._flusher.kill(block=True)
-        self._file.flush()
-        self._file.close()
+        self._out.close()
 
 
 # --- the run --------------------------------------------------------------------------------
@@ -234,7 +221,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--user-class", action="append", default=[], dest="user_classes",
                    help="run only this class (repeatable); default: every class the locustfile defines")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, type=Path, help="file that receives one JSON line per record")
+    p.add_argument("--out", required=True, type=Path, help="this process's request file (requests/<writer>.hreq)")
     p.add_argument("--record-bodies", type=int, default=0, metavar="N",
                    help="record the first N bytes of every response body (0, the default: none)")
     p.add_argument("--print-stats", action="store_true", help="print Locust's summary tables to stdout at the end")

@@ -1,23 +1,25 @@
-"""Runs Locust in a subprocess and reads the records it appends to a file.
+"""Runs Locust in a subprocess that stores every request itself, in the run's ``requests/`` folder.
 
 The harness never imports Locust: ``import locust`` monkey-patches the whole process for
 gevent. ``LoadProcess`` starts ``python -m harness.load.locust_process`` in a session of its
-own (so a stop reaches the whole process group) and reads its JSON lines with ``drain()``,
-which never blocks: call it as often as the run loop likes.
+own (so a stop reaches the whole process group). The child writes its requests as columnar
+chunks (:mod:`harness.data.chunks`) to ``<out_dir>/<writer>.hreq``; this process never parses
+them while load runs. ``drain()`` (never blocks) returns the child's few JSON records
+(``load_started``, ``load_stopped``) and keeps ``requests``/``failures`` counts from the chunk
+headers alone. After load, :func:`harness.data.read_requests` reads the folder once.
 """
 from __future__ import annotations
 
-import json
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ..data.chunks import SUFFIX, Tail
 from ..errors import EnvironmentProblem
+from ..lifecycle import ChildProcess
 
 __all__ = ["LoadProcess", "Record"]
 
@@ -44,10 +46,11 @@ class LoadProcess:
         duration: float,
         user_classes: list[str],
         seed: int,
-        out_path: Path,
+        out_dir: Path,
         log_path: Path,
         env: dict[str, str] | None = None,
         record_bodies: int = 0,
+        writer: str = "locust",
     ):
         self.locustfile = Path(locustfile)
         """The locustfile; its concrete User classes run unless ``user_classes`` names some."""
@@ -60,8 +63,12 @@ class LoadProcess:
         self.user_classes = list(user_classes)
         self.seed = seed
         """Seeds ``random`` in the Locust process."""
-        self.out_path = Path(out_path)
-        """Where the child appends its records (truncated by ``start()``)."""
+        self.out_dir = Path(out_dir)
+        """The run's ``requests/`` folder; the child writes ``<writer>.hreq`` in it."""
+        self.writer = writer
+        """This process's name among the folder's writers (one file each)."""
+        self.out_path = self.out_dir / f"{writer}{SUFFIX}"
+        """The child's request file (truncated by ``start()``)."""
         self.log_path = Path(log_path)
         """The child's stdout and stderr."""
         self.env = dict(env or {})
@@ -70,11 +77,8 @@ class LoadProcess:
             raise ValueError(f"record_bodies must be >= 0, not {record_bodies}")
         self.record_bodies = record_bodies
         """Bytes of each response body to record as ``body`` (0: none, the cheap default)."""
-        self.bad_lines = 0
-        """Complete lines that were not JSON (none expected: the child writes whole lines)."""
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._offset = 0
-        self._partial = b""
+        self._proc: ChildProcess | None = None
+        self._tail = Tail(self.out_dir, only=self.out_path)
         self._pending: list[Record] = []
         self._started_at: float | None = None
 
@@ -105,17 +109,15 @@ class LoadProcess:
         self.out_path.write_bytes(b"")  # records of an earlier run must not be read as this one's
         env = {**os.environ, **self.env}
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_SOURCE_ROOT), env.get("PYTHONPATH")) if p)
-        with self.log_path.open("wb") as log:
-            try:
-                self._proc = subprocess.Popen(
-                    self.command(), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                    env=env, start_new_session=True,
-                )
-            except OSError as exc:
-                raise EnvironmentProblem(
-                    f"could not start Locust ({sys.executable} -m harness.load.locust_process): {exc}",
-                    hint="check that this Python has locust installed",
-                ) from exc
+        proc = ChildProcess("locust", self.command(), log_path=self.log_path, env=env, truncate_log=True)
+        try:
+            proc.start()
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"could not start Locust ({sys.executable} -m harness.load.locust_process): {exc}",
+                hint="check that this Python has locust installed",
+            ) from exc
+        self._proc = proc
 
     def poll(self) -> int | None:
         """The exit code, or None while the process runs."""
@@ -161,17 +163,9 @@ class LoadProcess:
         The child answers SIGTERM by ending the load and writing ``load_stopped``: ``drain()``
         after ``stop()`` returns the last records. Returns the exit code (None if never started).
         """
-        proc = self._proc
-        if proc is None:
+        if self._proc is None:
             return None
-        if proc.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._signal_group(signal.SIGKILL)
-                proc.wait()
-        return proc.returncode
+        return self._proc.stop(timeout)
 
     def __enter__(self) -> LoadProcess:
         self.start()
@@ -185,33 +179,27 @@ class LoadProcess:
     # --- records ----------------------------------------------------------------------------
 
     def drain(self) -> list[Record]:
-        """The records appended since the last call, in file order. Never blocks.
+        """The child's JSON records (``load_started``, ``load_stopped``) since the last call. Never blocks.
 
-        A line still being written (no newline yet) is kept back until it is complete.
+        Request chunks are only counted (``requests``, ``failures``), never decoded; a chunk
+        still being written is left for the next call.
         """
         self._queue_new_records()
         records, self._pending = self._pending, []
         return records
 
+    @property
+    def requests(self) -> int:
+        """Requests recorded so far (as of the last ``drain``)."""
+        return self._tail.requests
+
+    @property
+    def failures(self) -> int:
+        """Requests recorded so far whose outcome is not ok."""
+        return self._tail.failures
+
     def _queue_new_records(self) -> None:
-        try:
-            with self.out_path.open("rb") as f:
-                f.seek(self._offset)
-                data = f.read()
-        except FileNotFoundError:
-            return
-        if not data:
-            return
-        self._offset += len(data)
-        *lines, self._partial = (self._partial + data).split(b"\n")
-        for line in lines:
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                self.bad_lines += 1
-                continue
+        for record in self._tail.poll():
             if self._started_at is None and record.get("kind") == "load_started":
                 self._started_at = float(record["t"])
             self._pending.append(record)
@@ -233,14 +221,7 @@ class LoadProcess:
         tail = self.log_tail(20)
         return "\n".join("    " + line for line in tail.splitlines()) if tail else "    (log is empty)"
 
-    def _require_started(self) -> subprocess.Popen[bytes]:
+    def _require_started(self) -> ChildProcess:
         if self._proc is None:
             raise RuntimeError("LoadProcess is not started; call start() first")
         return self._proc
-
-    def _signal_group(self, signum: int) -> None:
-        assert self._proc is not None
-        try:
-            os.killpg(self._proc.pid, signum)  # start_new_session: the group id is the child's pid
-        except ProcessLookupError:
-            pass

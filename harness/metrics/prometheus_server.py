@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable
 
 import httpx
 
+from ..lifecycle import ChildProcess
 from ..net import free_port
 from .prometheus_config import ScrapeTarget, render_config
 
@@ -78,8 +77,7 @@ class PrometheusServer:
         self.startup_timeout = startup_timeout
         self.port: int | None = None
         self._storage: str | None = None
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log: IO[bytes] | None = None
+        self._process: ChildProcess | None = None
 
     @property
     def url(self) -> str:
@@ -116,21 +114,18 @@ class PrometheusServer:
         self.port = free_port(self.host)
         command = [str(self.binary), f"--config.file={self.config_path}", f"--storage.tsdb.path={self._storage}",
                    f"--web.listen-address={self.host}:{self.port}", "--log.level=info"]
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = self.log_path.open("ab")
-        # A session of its own keeps the terminal's Ctrl-C away: the runner still queries it
-        # during teardown, then stops it itself.
-        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-        self._wait_ready(command)
+        # The runner still queries it during teardown (ChildProcess keeps Ctrl-C away), then stops it.
+        self._process = ChildProcess("prometheus", command, log_path=self.log_path)
+        self._process.start()
+        self._wait_ready(self._process)
 
-    def _wait_ready(self, command: list[str]) -> None:
-        assert self._process is not None
+    def _wait_ready(self, process: ChildProcess) -> None:
+        command = process.argv
         deadline = time.monotonic() + self.startup_timeout
         last: Exception | None = None
         with httpx.Client(timeout=1.0) as client:
             while time.monotonic() < deadline:
-                code = self._process.poll()
+                code = process.poll()
                 if code is not None:
                     raise PrometheusUnavailable(f"prometheus exited with code {code} before it was ready\n"
                                                 f"  command: {' '.join(command)}\n{self._log_tail()}")
@@ -144,8 +139,6 @@ class PrometheusServer:
                                     f"(last error: {last})\n  command: {' '.join(command)}\n{self._log_tail()}")
 
     def _log_tail(self, lines: int = 10) -> str:
-        if self._log is not None:
-            self._log.flush()
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except OSError:
@@ -158,24 +151,16 @@ class PrometheusServer:
         True if there was a process to stop.
         """
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        if process is not None:
+            process.stop(timeout=grace)
         storage, self._storage = self._storage, None
         if storage is not None:
             shutil.rmtree(storage, ignore_errors=True)
-        return process is not None
+        return process is not None and process.started
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        return self._process is not None and self._process.running
 
     def wait_scraping(self, journal: "JournalWriter", timeout: float = 15.0) -> bool:
         """Block until every target was scraped once (up or down), so load starts under watch.

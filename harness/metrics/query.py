@@ -13,7 +13,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 __all__ = ["QueryError", "query_range"]
@@ -38,7 +39,7 @@ def query_range(url: str, query: str, start: float, end: float, step: float,
     # One quick retry only: the default (three, with back-off) would stall a teardown for
     # seconds when Prometheus is gone, and the check is unknown either way.
     retry = Retry(total=1, backoff_factor=0.2, status_forcelist=(502, 503, 504))
-    client = PrometheusConnect(url=url, retry=retry, timeout=timeout)  # type: ignore[arg-type]
+    client = PrometheusConnect(url=url, retry=retry, timeout=timeout)
     try:
         raw = client.custom_query_range(query, start_time=_utc(math.floor(start)), end_time=_utc(math.ceil(end)),
                                         step=f"{step:g}")

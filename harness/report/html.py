@@ -111,8 +111,8 @@ def _when(epoch: float) -> str:
 
 def render_html(result: RunResult, history: History, timeline: Timeline) -> str:
     counts = {"requests": len(history.requests),
-              "failures": sum(1 for r in history.requests if r.get("outcome") == "fail"),
-              "indeterminate": sum(1 for r in history.requests if r.get("outcome") == "info"),
+              "failures": history.requests.failed,
+              "indeterminate": history.requests.indeterminate,
               "events": len(history.events), "faults": len(timeline.faults)}
     counts.update({k: v for k, v in result.counts.items() if k not in counts})
     verdicts = {v: sum(1 for c in result.checks if c.verdict == v) for v in ("passed", "failed", "unknown")}

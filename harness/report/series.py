@@ -5,11 +5,11 @@ disagree. Pure functions of a finished history; nothing here reads files or the 
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from ..checks.selection import percentile
+from ..checks.selection import as_table
+from ..data.table import RequestTable
 from ..journal import History, Record
 
 _EVENT_KEYS = ("kind", "t", "service", "type")
@@ -67,33 +67,15 @@ class Timeline:
                 "seconds": [asdict(b) for b in self.buckets]}
 
 
-def bucket_requests(requests: Iterable[Record], start: float, end: float) -> list[Bucket]:
+def bucket_requests(requests: RequestTable | Iterable[Record], start: float, end: float) -> list[Bucket]:
     """Requests per second between ``start`` and ``end`` (epoch seconds).
 
     Requests outside the load window are left out: they belong to setup probes, not the load.
     A request started exactly at ``end`` joins the last second rather than a one-request bucket.
     """
-    n = max(1, math.ceil(end - start)) if end > start else 0
-    buckets = [Bucket(i) for i in range(n)]
-    latencies: list[list[float]] = [[] for _ in range(n)]
-    for r in requests:
-        offset = r["t"] - start
-        if offset < 0 or r["t"] > end or n == 0:
-            continue
-        i = min(int(offset), n - 1)
-        b = buckets[i]
-        b.requests += 1
-        outcome = r.get("outcome")
-        b.failures += outcome == "fail"
-        b.indeterminate += outcome == "info"
-        latencies[i].append(float(r.get("ms", 0.0)))
-    for b, ms in zip(buckets, latencies):
-        if ms:
-            ms.sort()
-            b.p50_ms = round(percentile(ms, 50), 2)
-            b.p95_ms = round(percentile(ms, 95), 2)
-            b.max_ms = round(ms[-1], 2)
-    return buckets
+    s = as_table(requests).per_second(start, end)
+    return [Bucket(i, int(s["requests"][i]), int(s["failures"][i]), int(s["indeterminate"][i]),
+                   s["p50_ms"][i], s["p95_ms"][i], s["max_ms"][i]) for i in range(len(s["requests"]))]
 
 
 def _rel(t: float | None, origin: float | None) -> float | None:

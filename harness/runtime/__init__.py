@@ -6,7 +6,7 @@ from .base import Deployment, DeployRequest, runtimes
 
 def _deploy_docker(req: DeployRequest) -> Deployment:
     # Imported on use: a local run never loads the Docker SDK.
-    from .docker import deploy_docker
+    from .docker.deployment import deploy_docker
 
     return deploy_docker(req)
 

@@ -23,7 +23,7 @@ def wait_healthy(service: str, host: str, port: int, spec: HealthSpec, *, exited
             code = exited()
             if code is not None:
                 raise TargetStartFailed(
-                    f"service '{service}' exited with code {code} before it was healthy; last log lines:\n{_indent(log_tail())}",
+                    f"service '{service}' exited with code {code} before it was healthy; last log lines:\n{indent(log_tail())}",
                     hint="run its command by hand from the manifest directory to see why",
                 )
             try:
@@ -40,10 +40,10 @@ def wait_healthy(service: str, host: str, port: int, spec: HealthSpec, *, exited
     target = f"{host}:{port} (tcp)" if spec.type == "tcp" else url
     raise TargetStartFailed(
         f"service '{service}' was not healthy at {target} within {spec.timeout:g}s (last error: {last_error}); "
-        f"last log lines:\n{_indent(log_tail())}",
+        f"last log lines:\n{indent(log_tail())}",
         hint="raise health.timeout in the manifest if the service is just slow to start",
     )
 
 
-def _indent(text: str) -> str:
+def indent(text: str) -> str:
     return "\n".join("    " + line for line in (text or "(empty log)").splitlines())

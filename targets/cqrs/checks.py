@@ -86,9 +86,8 @@ def spans(positions: list[int]) -> str:
 def _client_counts(history: History, flt: RequestFilter | None) -> dict[str, int] | None:
     if flt is None:
         return None
-    reqs = [r for r in history.requests if flt.matches(r)]
-    return {"ok": sum(r.get("outcome") == "ok" for r in reqs), "failed": sum(r.get("outcome") == "fail" for r in reqs),
-            "indeterminate": sum(r.get("outcome") == "info" for r in reqs)}
+    reqs = flt.select(history.requests)
+    return {"ok": reqs.succeeded, "failed": reqs.failed, "indeterminate": reqs.indeterminate}
 
 
 @check("cqrs_no_lost_updates", UpdatesParams)

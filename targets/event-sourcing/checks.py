@@ -20,6 +20,7 @@ from pydantic import Field
 
 from harness.checks import Outcome, check
 from harness.checks.selection import RequestFilter
+from harness.data import OK
 from harness.journal import History
 from harness.model import Spec
 
@@ -76,12 +77,11 @@ def es_acked_events_durable(history: History, p: AckedParams, windows: Any) -> O
     if unknown:
         return unknown
     acks = [e for e in history.events if e.get("type") == p.ack_event and e.get("service") == p.store]
-    reqs = [r for r in history.requests if p.commands.matches(r)]
-    answered = sum(1 for r in reqs if r.get("outcome") == "ok" and r.get("status") == 200)
+    reqs = p.commands.select(history.requests)
+    answered = int(((reqs.outcome == OK) & (reqs.status == 200)).sum())
     evidence: dict[str, Any] = {
         "log_events": len(log), "acks": len(acks), "acks_replayed": sum(1 for a in acks if a.get("replayed")),
-        "commands": {"answered_200": answered, "indeterminate": sum(1 for r in reqs if r.get("outcome") == "info"),
-                     "failed": sum(1 for r in reqs if r.get("outcome") == "fail")}}
+        "commands": {"answered_200": answered, "indeterminate": reqs.indeterminate, "failed": reqs.failed}}
     if not acks:
         return Outcome("unknown", f"no '{p.ack_event}' events from '{p.store}': nothing was acknowledged, or the "
                                   f"target does not report its acks", evidence)

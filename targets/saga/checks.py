@@ -75,12 +75,11 @@ def saga_terminal(history: History, p: SagaTerminalParams, windows: Any) -> Outc
     for s in sagas:
         states[s["state"]] = states.get(s["state"], 0) + 1
     stuck = [s for s in sagas if s["state"] not in ENDED]
-    reqs = [r for r in history.requests if p.acknowledged.matches(r)]
-    acked = sum(1 for r in reqs if r.get("outcome") == "ok")
+    reqs = p.acknowledged.select(history.requests)
+    acked = reqs.succeeded
     evidence: dict[str, Any] = {
         "sagas": len(sagas), "states": states, "in_flight_at_audit": audits["orchestrator"].get("in_flight", []),
-        "order_requests": {"acknowledged": acked, "indeterminate": sum(1 for r in reqs if r.get("outcome") == "info"),
-                           "failed": sum(1 for r in reqs if r.get("outcome") == "fail")},
+        "order_requests": {"acknowledged": acked, "indeterminate": reqs.indeterminate, "failed": reqs.failed},
         "not_ended": [{"saga": s["id"], "state": s["state"], "reason": s.get("reason"), "log": s.get("log", [])}
                       for s in stuck[:p.max_examples]],
     }

@@ -6,8 +6,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from harness.checks import check_types, collect
-from harness.checks.promql import PromqlParams, collect_promql, promql
+from harness.checks.promql import PromqlParams, promql
 from harness.checks.windows import Windows
 from harness.journal import History
 
@@ -176,29 +175,6 @@ def test_params_need_a_bound_and_a_sane_one() -> None:
         PromqlParams.model_validate({"query": QUERY, "maximum": 1})
 
 
-def test_collect_records_nothing_without_prometheus_or_window() -> None:
-    h = history(None, prometheus=False)
-    assert collect_promql(h, params(max=1), Windows(h)) == []
-    h = history(None, fault=None)
-    assert collect_promql(h, params(max=1), Windows(h)) == []
-
-
-def test_a_crashing_collect_step_becomes_a_collect_error_record(monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.experiment import CheckSpec, ExperimentSpec
-
-    def boom(*_: Any) -> list[dict[str, Any]]:
-        raise RuntimeError("boom")
-
-    monkeypatch.setattr(check_types.get("promql"), "collect", boom)
-    spec = CheckSpec(type="promql", name="p")
-    spec.parsed_params = params(max=1)
-    exp = ExperimentSpec.model_validate({"name": "e", "system": "s", "load": {"duration": 30}})
-    exp.checks = [spec]
-    [rec] = collect(exp, history(None))
-    assert rec["kind"] == "collect_error" and rec["check"] == "p" and rec["error"] == "RuntimeError: boom"
-    assert isinstance(rec["t"], float)
-
-
 def write_experiment(tmp_path: Any, check: str) -> Any:
     path = tmp_path / "exp.yaml"
     path.write_text("name: e\nsystem: circuit-breaker\nload: {duration: 20s}\n"
@@ -223,29 +199,3 @@ def test_a_bad_promql_check_is_named_by_file_line_and_field(tmp_path: Any, check
     with pytest.raises(InputError) as err:
         load_experiment(write_experiment(tmp_path, check))
     assert message in str(err.value), str(err.value)
-
-
-def test_collect_then_evaluate_judges_a_steady_state_condition_over_before_and_after(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    from harness.checks import evaluate
-    from harness.experiment import CheckSpec, ExperimentSpec
-    from harness.metrics import query
-
-    asked: list[tuple[str, float, float]] = []
-
-    def fake_query_range(url: str, q: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
-        asked.append((q, start - T0, end - T0))
-        return [{"labels": {}, "values": [[float(t), 1.0] for t in range(int(start), int(end) + 1)]}]
-
-    monkeypatch.setattr(query, "query_range", fake_query_range)
-    spec = CheckSpec(type="promql", name="up")
-    spec.parsed_params = PromqlParams(query="min(up)", min=1)
-    exp = ExperimentSpec.model_validate({"name": "e", "system": "s", "load": {"duration": 30}})
-    exp.steady_state.conditions = [spec]
-    h = history(None)
-    records = collect(exp, h)
-    assert [(r["window"], r["query"]) for r in records] == [("before", "min(up)"), ("after", "min(up)")]
-    assert asked == [("min(up)", 1.0, 10.0), ("min(up)", 22.0, 30.0)]  # warmup 1 s, settle 2 s
-    results = evaluate(exp, History(h.records + records))
-    assert [(r.name, r.verdict) for r in results] == [("steady-state before: up", "passed"),
-                                                      ("steady-state after: up", "passed")]

@@ -11,8 +11,8 @@ import pytest
 
 from harness.errors import EnvironmentProblem
 from harness.journal import read_journal
-from harness.runtime import containers as layout
-from harness.runtime.docker_resources import RUN_LABEL, connect
+from harness.runtime.docker import layout
+from harness.runtime.docker.resources import RUN_LABEL, connect
 
 
 def skip_or_fail(reason: str) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from dockerkit import docker_ready  # noqa: F401  (fixture)
-from harness.runtime.containers import target_image
-from harness.runtime.docker_resources import PID_LABEL, leftovers, remove_orphans, run_labels
+from harness.runtime.docker.layout import target_image
+from harness.runtime.docker.resources import PID_LABEL, leftovers, remove_orphans, run_labels
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 

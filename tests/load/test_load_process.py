@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import harness.load
+from harness.data import ChunkWriter, read_requests
 from harness.errors import EnvironmentProblem
 from harness.load import LoadProcess, Record
 from harness.net import free_port, wait_for_port
@@ -79,23 +80,28 @@ def make_load(workdir: Path, locustfile: Path, host: str, *, duration: float,
               user_classes: list[str] | None = None) -> LoadProcess:
     return LoadProcess(
         locustfile=locustfile, host=host, users=5, spawn_rate=5.0, duration=duration,
-        user_classes=user_classes or [], seed=1, out_path=workdir / "load.jsonl", log_path=workdir / "locust.log",
+        user_classes=user_classes or [], seed=1, out_dir=workdir / "requests", log_path=workdir / "locust.log",
     )
 
 
 def run_to_end(load: LoadProcess) -> list[Record]:
-    """Start, wait for the natural end while draining as the engine would, drain the rest."""
-    records: list[Record] = []
+    """Start, wait for the natural end while draining as the engine would, drain the rest.
+
+    Returns the control records with the requests (read from the request folder) between them.
+    """
+    control: list[Record] = []
     with load:
         load.wait_started(START_TIMEOUT)
         deadline = time.monotonic() + load.duration + EXIT_GRACE
         while load.poll() is None:
             assert time.monotonic() < deadline, f"Locust ran past its duration; log:\n{load.log_tail()}"
-            records += load.drain()
+            control += load.drain()
             time.sleep(0.2)
-    records += load.drain()
+    control += load.drain()
     assert load.poll() == 0, load.log_tail()
-    return records
+    requests = list(read_requests(load.out_dir))
+    assert load.requests == len(requests)
+    return [control[0], *requests, *control[1:]]
 
 
 @pytest.fixture(scope="module")
@@ -120,17 +126,24 @@ def test_importing_the_load_package_leaves_locust_and_gevent_out() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_drain_keeps_a_partial_last_line_for_the_next_call(tmp_path: Path) -> None:
+def test_drain_counts_request_chunks_and_keeps_a_cut_last_chunk_for_the_next_call(tmp_path: Path) -> None:
     load = make_load(tmp_path, tmp_path / "unused.py", "http://127.0.0.1:9", duration=1.0)
     assert load.drain() == []  # the file does not exist yet
-    with load.out_path.open("wb") as f:
-        f.write(b'{"kind":"request","t":1.0}\n{"kind":"requ')
-    assert load.drain() == [{"kind": "request", "t": 1.0}]
+    scratch = tmp_path / "scratch.hreq"
+    w = ChunkWriter(scratch)
+    w.record({"kind": "load_started", "t": 1.0})
+    w.add(1.5, 3.0, 0, 200, 2, "/ok", "GET", None)
+    w.add(1.6, 9.0, 1, 500, 2, "/fail", "GET", "HTTPError: 500")
+    w.flush()
+    w.close()
+    data = scratch.read_bytes()
+    load.out_dir.mkdir(parents=True, exist_ok=True)
+    load.out_path.write_bytes(data[:-5])  # the request chunk is cut: a writer still writing it
+    assert load.drain() == [{"kind": "load_started", "t": 1.0}]
+    assert (load.requests, load.failures) == (0, 0)
+    load.out_path.write_bytes(data)
     assert load.drain() == []
-    with load.out_path.open("ab") as f:
-        f.write(b'est","t":2.0}\n')
-    assert load.drain() == [{"kind": "request", "t": 2.0}]
-    assert load.bad_lines == 0
+    assert (load.requests, load.failures) == (2, 1)
 
 
 # --- with Locust ----------------------------------------------------------------------------
@@ -205,8 +218,8 @@ def test_stop_mid_run_ends_cleanly_and_leaves_no_process(
     with pytest.raises(ProcessLookupError):
         os.killpg(load.pid, 0)
     records = load.drain()
-    assert records[0]["kind"] == "load_started" and records[-1]["kind"] == "load_stopped"
-    assert len(records) > 2
+    assert [r["kind"] for r in records] == ["load_started", "load_stopped"]
+    assert load.requests > 0 and len(read_requests(load.out_dir)) == load.requests
 
 
 @pytest.mark.integration

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.data import read_requests
 from harness.load import LoadProcess, Record
 from harness.net import free_port, wait_for_port
 
@@ -41,7 +42,7 @@ def make_load(tmp_path: Path, host: str, record_bodies: int = 0) -> LoadProcess:
     locustfile = tmp_path / "locustfile.py"
     locustfile.write_text(LOCUSTFILE)
     return LoadProcess(locustfile=locustfile, host=host, users=2, spawn_rate=2.0, duration=2.5, user_classes=[],
-                       seed=1, out_path=tmp_path / "load.jsonl", log_path=tmp_path / "locust.log",
+                       seed=1, out_dir=tmp_path / "requests", log_path=tmp_path / "locust.log",
                        record_bodies=record_bodies)
 
 
@@ -63,6 +64,9 @@ BODY_FIELDS_PROBE = r'''
 import json
 from harness.load.locust_process import body_fields
 
+def shown(found):
+    return None if found is None else [found[0].decode("utf-8"), found[1]]
+
 class R:
     def __init__(self, content): self._c = content
     @property
@@ -71,13 +75,13 @@ class R:
         return self._c
 
 cases = {
-    "short": body_fields(R(b'{"a":1}'), 100),
-    "cut": body_fields(R(b"abcdef"), 4),
-    "exact": body_fields(R(b"abcd"), 4),
-    "multibyte_cut": body_fields(R("h\u00e9llo".encode()), 2),
-    "text": body_fields(R("plain"), 100),
-    "none": body_fields(R(None), 100),
-    "raises": body_fields(R(OSError("reset")), 100),
+    "short": shown(body_fields(R(b'{"a":1}'), 100)),
+    "cut": shown(body_fields(R(b"abcdef"), 4)),
+    "exact": shown(body_fields(R(b"abcd"), 4)),
+    "multibyte_cut": shown(body_fields(R("h\u00e9llo".encode()), 2)),
+    "text": shown(body_fields(R("plain"), 100)),
+    "none": shown(body_fields(R(None), 100)),
+    "raises": shown(body_fields(R(OSError("reset")), 100)),
 }
 print(json.dumps(cases))
 '''
@@ -87,16 +91,12 @@ def test_body_fields_cut_flag_and_skip_what_is_not_a_body() -> None:
     out = subprocess.run([sys.executable, "-c", BODY_FIELDS_PROBE], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     cases = json.loads(out.stdout)
-
-    def parsed(key: str) -> dict[str, object]:
-        return json.loads("{" + cases[key].lstrip(",") + "}")
-
-    assert parsed("short") == {"body": '{"a":1}'}
-    assert parsed("cut") == {"body": "abcd", "body_truncated": True}
-    assert parsed("exact") == {"body": "abcd"}
-    assert parsed("multibyte_cut") == {"body": "h\ufffd", "body_truncated": True}
-    assert parsed("text") == {"body": "plain"}
-    assert cases["none"] == "" and cases["raises"] == ""
+    assert cases["short"] == ['{"a":1}', False]
+    assert cases["cut"] == ["abcd", True]
+    assert cases["exact"] == ["abcd", False]
+    assert cases["multibyte_cut"] == ["h\ufffd", True]
+    assert cases["text"] == ["plain", False]
+    assert cases["none"] is None and cases["raises"] is None
 
 
 # --- with Locust ----------------------------------------------------------------------------
@@ -121,17 +121,16 @@ def target_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def run_to_end(load: LoadProcess) -> list[Record]:
-    records: list[Record] = []
     with load:
         load.wait_started(30.0)
         deadline = time.monotonic() + load.duration + 30.0
         while load.poll() is None:
             assert time.monotonic() < deadline, load.log_tail()
-            records += load.drain()
+            load.drain()
             time.sleep(0.2)
-    records += load.drain()
+    load.drain()
     assert load.poll() == 0, load.log_tail()
-    return [r for r in records if r["kind"] == "request"]
+    return list(read_requests(load.out_dir))
 
 
 @pytest.mark.integration

@@ -1,7 +1,8 @@
-"""How a manifest's service becomes a container: image, paths, command, environment.
+"""How a manifest's service becomes a container: image, paths, and its placement for ``launch_spec``.
 
 Shared by the Docker runtime and the generated docker-compose.yml, so the two cannot drift
-from each other or from the manifests. Pure: no Docker calls here.
+from each other or from the manifests; the command and environment come from the same
+``harness.runtime.launch.launch_spec`` the local runtime uses. Pure: no Docker calls here.
 
 Inside the targets image (docker/targets.Dockerfile) the repository's ``targets/`` tree is
 at ``/app/targets`` and a venv with the harness package at ``/opt/venv``. The manifest's
@@ -21,11 +22,10 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 
-from ..catalog import REPO_ROOT
-from ..system import SystemSpec
-from .local import EdgeAddresses, _expand
+from ...catalog import REPO_ROOT
+from ...system import SystemSpec
+from ..launch import Placement, launch_spec
 
 TARGET_IMAGE_ENV = "HARNESS_TARGET_IMAGE"
 TARGET_IMAGE = "harness/targets:latest"
@@ -79,26 +79,12 @@ def proxy_ports(system: SystemSpec, first: int = FIRST_PROXY_PORT) -> dict[str, 
 def service_container(system: SystemSpec, name: str, *, proxy_host: str, ports: dict[str, int],
                       defect: str | None = None) -> ServiceContainer:
     """The container for one service; its upstreams point at ``proxy_host:<that edge's proxy port>``."""
-    svc = system.services[name]
     cdir, mount = system_dir(system)
-    port = service_port(system, name)
-    values: dict[str, Any] = {"python": PYTHON, "host": LISTEN_HOST, "port": str(port), "service": name,
-                              "dir": str(cdir), "run_dir": RUN_DIR,
-                              "edges": EdgeAddresses({e: f"{proxy_host}:{p}" for e, p in ports.items()})}
-    argv = [_expand(a, values, f"services.{name}.command") for a in svc.command]
-    env = {"HOST": LISTEN_HOST, "PORT": str(port), "HARNESS_SERVICE": name, "PYTHONUNBUFFERED": "1"}
-    for edge in system.edges.values():
-        if edge.source == name:
-            env[edge.env] = _expand(edge.url, {**values, "host": proxy_host, "port": str(ports[edge.name])},
-                                    f"upstream url of {name}")
-    for key, value in svc.env.items():
-        env[key] = _expand(value, values, f"services.{name}.env.{key}")
-    if defect:
-        for key, value in system.defects[defect].env.get(name, {}).items():
-            env[key] = _expand(value, values, f"defects.{defect}.env.{name}.{key}")
-    workdir = str(cdir / svc.cwd) if svc.cwd else str(cdir)
+    placement = Placement(python=PYTHON, host=LISTEN_HOST, port=service_port(system, name), directory=cdir,
+                          run_dir=RUN_DIR, proxy_host=proxy_host, proxy_ports=ports)
+    spec = launch_spec(system, name, placement, defect)
     mounts = {str(mount): MOUNTED_SYSTEM_DIR} if mount else {}
-    return ServiceContainer(name=name, argv=argv, env=env, workdir=workdir, port=port, mounts=mounts)
+    return ServiceContainer(name=name, argv=spec.argv, env=spec.env, workdir=str(spec.cwd), port=spec.port, mounts=mounts)
 
 
 def target_image() -> str:

@@ -4,8 +4,8 @@ Every container, network and volume a run creates carries ``io.harness.run=<run 
 the harness's pid and host), so a run removes exactly what it made, and what a killed
 harness left behind can be found and removed later:
 
-    python -m harness.runtime.docker_resources            # list what harness runs left behind
-    python -m harness.runtime.docker_resources --remove   # ...and remove it
+    python -m harness.runtime.docker.resources            # list what harness runs left behind
+    python -m harness.runtime.docker.resources --remove   # ...and remove it
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import socket
 import sys
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EnvironmentProblem
+from ...errors import EnvironmentProblem
 
 if TYPE_CHECKING:
     import docker
@@ -176,7 +176,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.runtime.docker_resources",
+    ap = argparse.ArgumentParser(prog="python -m harness.runtime.docker.resources",
                                  description="list (or remove) Docker resources that harness runs left behind")
     ap.add_argument("--remove", action="store_true", help="remove them")
     args = ap.parse_args(argv)

@@ -9,7 +9,7 @@ import pytest
 
 from harness.catalog import REPO_ROOT
 from harness.errors import EnvironmentProblem
-from harness.runtime.docker_resources import address_in, connect, run_labels
+from harness.runtime.docker.resources import address_in, connect, run_labels
 
 
 def test_no_daemon_is_an_environment_problem_with_a_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

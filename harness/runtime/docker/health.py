@@ -12,9 +12,9 @@ import socket
 import time
 from typing import Callable
 
-from ..errors import TargetStartFailed
-from ..system import HealthSpec
-from .health import _indent, wait_healthy
+from ...errors import TargetStartFailed
+from ...system import HealthSpec
+from ..health import indent, wait_healthy
 
 HOST = "127.0.0.1"
 HOLD_S = 0.3  # how long an open connection must stay quiet to count as a listening server
@@ -33,7 +33,7 @@ def wait_ready(service: str, port: int, spec: HealthSpec, *, exited: Callable[[]
         if code is not None:
             raise TargetStartFailed(
                 f"service '{service}' (container) exited with code {code} before it was ready; last log lines:\n"
-                f"{_indent(log_tail())}",
+                f"{indent(log_tail())}",
                 hint="see logs/<service>.log in the run folder; `docker logs` is gone with the container")
         verdict = probe_tcp(HOST, port)
         if verdict is None:
@@ -42,7 +42,7 @@ def wait_ready(service: str, port: int, spec: HealthSpec, *, exited: Callable[[]
         time.sleep(spec.interval)
     raise TargetStartFailed(
         f"service '{service}' was not ready at {HOST}:{port} (tcp, published) within {spec.timeout:g}s "
-        f"(last: {last_error}); last log lines:\n{_indent(log_tail())}",
+        f"(last: {last_error}); last log lines:\n{indent(log_tail())}",
         hint="raise health.timeout in the manifest if the service is just slow to start")
 
 

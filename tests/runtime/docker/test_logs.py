@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator
 
-from harness.runtime.docker_logs import LogFollower, lines_of, ts_seconds
+from harness.runtime.docker.logs import LogFollower, lines_of, ts_seconds
 from harness.runtime.logtail import EventTail
 
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from harness.catalog import REPO_ROOT
-from harness.runtime.compose import generate, systems
+from harness.runtime.docker.compose import generate, systems
 
 
 @pytest.fixture(scope="module")

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..metrics.prometheus_config import ScrapeTarget, render_config
-from . import containers as layout
+from ...metrics.prometheus_config import ScrapeTarget, render_config
+from . import layout
 
 if TYPE_CHECKING:
-    from .docker import DockerDeployment
+    from .deployment import DockerDeployment
 
 PORT = 9090
 SCRAPE_INTERVAL = 1.0
@@ -74,7 +74,7 @@ def launch(dep: "DockerDeployment") -> str | None:
     targets = scrape_targets(dep)
     config = dep.req.run_dir / "prometheus.yml"
     config.write_text(render_config(targets, scrape_interval=SCRAPE_INTERVAL))
-    dep._create(NAME, name, port=PORT, volumes={str(config): {"bind": "/etc/prometheus/prometheus.yml", "mode": "ro"}},
+    dep.create_container(NAME, name, port=PORT, volumes={str(config): {"bind": "/etc/prometheus/prometheus.yml", "mode": "ro"}},
                 # tmpfs, not the image's VOLUME: nothing unlabelled is left, and the series go with the container.
                 tmpfs={"/prometheus": ""}, user="root",
                 command=["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus",
@@ -100,7 +100,7 @@ def ready(dep: "DockerDeployment", name: str, timeout: float = 30.0) -> bool:
             if time.monotonic() > deadline:
                 journal.write("prometheus_unavailable", reason=f"Prometheus ({name}) did not answer at {url} within "
                                                                f"{timeout:g}s; see logs/prometheus.log")
-                dep._notice("Prometheus did not start; PromQL checks will be unknown (see logs/prometheus.log)")
+                dep.notice("Prometheus did not start; PromQL checks will be unknown (see logs/prometheus.log)")
                 return False
             time.sleep(0.1)
     journal.write("prometheus_started", url=url, container=dep.containers[NAME].short_id, image=name,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..errors import EnvironmentProblem
-from . import containers as layout
+from ...errors import EnvironmentProblem
+from . import layout
 
 
 def target_image(client: Any, notice: Callable[[str], None]) -> str:

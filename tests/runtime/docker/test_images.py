@@ -7,8 +7,8 @@ import docker
 import pytest
 
 from harness.errors import EnvironmentProblem
-from harness.runtime import containers as layout
-from harness.runtime import docker_images, docker_prometheus
+from harness.runtime.docker import layout
+from harness.runtime.docker import images as docker_images, prometheus as docker_prometheus
 
 
 class FakeImages:

@@ -7,7 +7,7 @@ import pytest
 
 from harness.catalog import REPO_ROOT
 from harness.errors import InputError
-from harness.runtime import containers as layout
+from harness.runtime.docker import layout
 from harness.system import load_system
 
 CB = REPO_ROOT / "targets" / "circuit-breaker" / "system.yaml"

@@ -1,14 +1,14 @@
 """Generate the demo stack (docker-compose.yml) from the manifests, so it cannot drift from them.
 
-    python -m harness.runtime.compose            # print docker-compose.yml
-    python -m harness.runtime.compose --write    # write docker-compose.yml and docker/compose/*
+    python -m harness.runtime.docker.compose            # print docker-compose.yml
+    python -m harness.runtime.docker.compose --write    # write docker-compose.yml and docker/compose/*
 
 The stack: Toxiproxy (every edge of every system as a proxy, from docker/compose/toxiproxy.json),
 Prometheus (scraping every service's metrics and Toxiproxy's, docker/compose/prometheus.yml,
 rendered by the same ``render_config`` the runtimes use), and one Compose profile per target
 system with its services and a Locust web UI pointed at its entry service. Services are named
 ``<system>-<service>`` and built from the same image and placeholder mapping as the Docker
-runtime (``harness.runtime.containers``).
+runtime (``harness.runtime.docker.layout``).
 """
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from typing import Any
 
 import yaml
 
-from ..catalog import REPO_ROOT
-from ..metrics.prometheus_config import ScrapeTarget, render_config
-from ..system import SystemSpec, load_system
-from . import containers as layout
+from ...catalog import REPO_ROOT
+from ...metrics.prometheus_config import ScrapeTarget, render_config
+from ...system import SystemSpec, load_system
+from . import layout
 
 HEADER = """\
-# GENERATED from targets/*/system.yaml by `python -m harness.runtime.compose --write`
+# GENERATED from targets/*/system.yaml by `python -m harness.runtime.docker.compose --write`
 # (`make compose`); do not edit by hand: a test fails when this file and the manifests disagree.
 #
 #   docker compose --profile circuit-breaker up --build     # one target system, its Locust UI
@@ -148,7 +148,7 @@ def _locust(system: SystemSpec, index: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m harness.runtime.compose", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m harness.runtime.docker.compose", description=__doc__.splitlines()[0])
     ap.add_argument("--write", action="store_true", help="write the files into the repository instead of printing")
     args = ap.parse_args(argv)
     files = generate(systems())
