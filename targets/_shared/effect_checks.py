@@ -23,6 +23,7 @@ import re
 from collections import Counter
 from typing import Any
 
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from harness.checks import Outcome, check
@@ -84,13 +85,15 @@ def answer_problems(history: History, p: AnswerProblemsParams, windows: Windows)
         return Outcome("unknown", f"window '{w.label}' did not happen in this run", evidence)
     reqs = select_requests(history.requests, w, p.requests)
     pattern = re.compile(p.error_regex)
-    wrong = [r for r in reqs if r.get("error") and pattern.search(str(r["error"]))]
+    # The error texts are a table of their own: match each distinct text once, not each request.
+    codes = [i for i, text in enumerate(reqs.errors) if pattern.search(text)]
+    wrong = reqs.take(np.flatnonzero(np.isin(reqs.error, codes)))
     kinds = Counter(str(r["error"])[:120] for r in wrong)
     evidence.update(requests=len(reqs), wrong=len(wrong), kinds=dict(kinds.most_common(EXAMPLES)),
                     examples=[{"at_s": _at(r["t"], windows.origin), "name": r.get("name"), "status": r.get("status"),
-                               "error": r.get("error")} for r in wrong[:EXAMPLES]])
+                               "error": r.get("error")} for r in wrong.head(EXAMPLES)])
     if len(wrong) > p.max:
-        first = wrong[0]
+        first = wrong.row(0)
         return Outcome("failed", f"{len(wrong)} of {len(reqs)} answers in '{w.label}' were wrong (max {p.max}); "
                                  f"first at {_at(first['t'], windows.origin):.1f}s: {first['error']}", evidence)
     if len(reqs) < p.min_requests:
@@ -249,10 +252,10 @@ def acknowledged_effects(history: History, p: AckEffectsParams, windows: Windows
         if isinstance(e, dict) and p.ledger.id in e:
             effects.setdefault(str(e[p.ledger.id]), []).append(e)
 
-    attempts = [r for r in history.requests if p.acks.requests.matches(r)]
+    attempts = p.acks.requests.select(history.requests)
     acks: dict[str, tuple[Record, dict[str, Any]]] = {}
     unreadable = not_acks = 0
-    for r in attempts:
+    for r in attempts:  # each answer's body is needed: one request at a time
         body = _ack_body(r, p.acks)
         if body is None:
             not_acks += 1
