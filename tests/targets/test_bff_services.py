@@ -26,6 +26,19 @@ PAGE = {"product": {"id": 7, "name": "P", "price": 1.0, "description": "d", "ima
         "parts": {"catalog": OK, "reviews": OK}, "partial": False, "missing": []}
 
 
+def test_the_judge_names_answers_about_another_product() -> None:
+    card = {**CARD, "rating": {"count": 3, "average": 4.0}}
+    assert check.mobile_card_problem(card, 7) is None
+    assert check.mobile_card_problem(card, 8) == "the card is about product 7 ('Product 7'), asked for 8"
+    assert check.mobile_card_problem({**card, "recommended": ["a"]}, 7) == "the recommendations are not product ids: ['a']"
+    assert check.mobile_card_problem({**card, "rating": {"count": 0, "average": None}}, 7).startswith("the rating is not")
+    page = {**PAGE, "reviews": [{"author": "r", "rating": 3, "text": "Review 0 of 7"}]}
+    assert check.web_page_problem(page, 7) is None
+    assert check.web_page_problem(page, 9) == "the page is about product 7, asked for 9"
+    other = {**page, "reviews": [{"author": "r", "rating": 3, "text": "Review 0 of 8"}]}
+    assert check.web_page_problem(other, 7).startswith("the reviews are not product 7's")
+
+
 def test_the_judge_accepts_full_and_honest_partial_answers() -> None:
     assert check.mobile_card_problem(CARD) is None
     partial = {**CARD, "recommended": None, "partial": True, "missing": ["recommendations"],
