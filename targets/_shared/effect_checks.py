@@ -210,10 +210,45 @@ class AckSpec(Spec):
 
 
 class LedgerSpec(Spec):
-    service: str = Field(description="the participant whose audit lists the effects")
-    list: str = Field("effects", description="key of the audit's list of effects (one JSON object per effect)")
+    audit: str | None = Field(None, description="a manifest audit (``audits:``) listing the effects, read after "
+                              "quiescence; the experiment needs an ``invariant`` check for it to be read")
+    service: str | None = Field(None, description="or: the participant whose ``audit:`` path lists the effects")
+    list: str = Field("effects", description="with service: key of the audit's list of effects")
     id: str = Field("id", description="key of the write's id in an effect")
     fields: dict[str, str] = Field(default_factory=dict, description="name -> key, compared with the ack's fields")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "LedgerSpec":
+        if (self.audit is None) == (self.service is None):
+            raise ValueError("give exactly one of 'audit' (a manifest audit, read after quiescence) or 'service'")
+        return self
+
+    @property
+    def label(self) -> str:
+        return f"audit '{self.audit}'" if self.audit else f"{self.service}.{self.list}"
+
+    def effects(self, history: History) -> tuple[list[Any] | None, str | None, dict[str, Any]]:
+        """(the effects, why they cannot be judged, what the evidence should say about quiescence)."""
+        if self.service is not None:
+            audit, problem = _audit(history, self.service)
+            if audit is None:
+                return None, problem, {}
+            raw = audit.get(self.list)
+            if not isinstance(raw, list):
+                return None, f"the audit of '{self.service}' has no list '{self.list}'", {}
+            return raw, None, {}
+        reads = [r for r in history.of_kind("invariant_audit") if r.get("audit") == self.audit]
+        quiet = history.first("quiescence") or {}
+        note = {"quiescence": {k: quiet.get(k) for k in ("settled", "waited_s")}} if quiet else {}
+        if not reads:
+            return None, (f"audit '{self.audit}' was not read in this run (it is read after quiescence when an "
+                          "'invariant' check of the experiment needs it)"), note
+        last = reads[-1]
+        if "error" in last:
+            return None, f"audit '{self.audit}' could not be read: {last['error']}", note
+        if not isinstance(last.get("value"), list):
+            return None, f"audit '{self.audit}' is not a list of effects", note
+        return last["value"], None, note
 
 
 class AckEffectsParams(Spec):
@@ -240,13 +275,11 @@ def _same(a: Any, b: Any) -> bool:
 @check("acknowledged_effects", AckEffectsParams)
 def acknowledged_effects(history: History, p: AckEffectsParams, windows: Windows) -> Outcome:
     """Every acknowledged write took effect exactly once, as acknowledged; no effect is doubled or unexplained."""
-    evidence: dict[str, Any] = {"acks": p.acks.requests.describe(), "ledger": f"{p.ledger.service}.{p.ledger.list}"}
-    audit, problem = _audit(history, p.ledger.service)
-    if audit is None:
-        return Outcome("unknown", problem or "no audit", evidence)
-    raw = audit.get(p.ledger.list)
-    if not isinstance(raw, list):
-        return Outcome("unknown", f"the audit of '{p.ledger.service}' has no list '{p.ledger.list}'", evidence)
+    evidence: dict[str, Any] = {"acks": p.acks.requests.describe(), "ledger": p.ledger.label}
+    raw, problem, note = p.ledger.effects(history)
+    evidence.update(note)
+    if raw is None:
+        return Outcome("unknown", problem or "no effects", evidence)
     effects: dict[str, list[dict[str, Any]]] = {}
     for e in raw:
         if isinstance(e, dict) and p.ledger.id in e:
@@ -286,16 +319,17 @@ def acknowledged_effects(history: History, p: AckEffectsParams, windows: Windows
                 mismatched.append({"id": ident, "field": name, "acknowledged": acked, "applied": applied,
                                    "at_s": _at(r["t"], origin)})
     unexplained = [i for i in effects if i not in acks]
+    where = p.ledger.service or f"audit '{p.ledger.audit}'"
     allowed = not_acks + unreadable + p.unexplained_slack
     violations = []
     if lost:
         evidence["lost"] = [{"id": i, "at_s": _at(acks[i][0]["t"], origin)} for i in lost[:EXAMPLES]]
-        violations.append(f"{len(lost)} of {len(acks)} acknowledged writes have no effect at {p.ledger.service} "
+        violations.append(f"{len(lost)} of {len(acks)} acknowledged writes have no effect at {where} "
                           f"(first {lost[0]})")
     if doubled:
         evidence["doubled"] = [{"id": i, "times": n} for i, n in list(doubled.items())[:EXAMPLES]]
         extra = sum(n - 1 for n in doubled.values())
-        violations.append(f"{len(doubled)} writes took effect more than once at {p.ledger.service} ({extra} extra; "
+        violations.append(f"{len(doubled)} writes took effect more than once at {where} ({extra} extra; "
                           f"first {next(iter(doubled))})")
     if mismatched:
         evidence["mismatched"] = mismatched[:EXAMPLES]
@@ -304,7 +338,7 @@ def acknowledged_effects(history: History, p: AckEffectsParams, windows: Windows
                           f"{m['field']} acknowledged {m['acknowledged']!r}, applied {m['applied']!r})")
     if len(unexplained) > allowed:
         evidence["unexplained"] = unexplained[:EXAMPLES]
-        violations.append(f"{len(unexplained)} effects at {p.ledger.service} match no acknowledged write, but only "
+        violations.append(f"{len(unexplained)} effects at {where} match no acknowledged write, but only "
                           f"{not_acks + unreadable} attempts went unacknowledged (slack {p.unexplained_slack})")
     evidence["unexplained_count"] = len(unexplained)
     if violations:
@@ -315,7 +349,7 @@ def acknowledged_effects(history: History, p: AckEffectsParams, windows: Windows
     if not acks:
         return Outcome("unknown", f"no acknowledged write among {len(attempts)} attempts: nothing to hold the "
                                   "ledger to", evidence)
-    return Outcome("passed", f"all {len(acks)} acknowledged writes took effect once at {p.ledger.service}; "
+    return Outcome("passed", f"all {len(acks)} acknowledged writes took effect once at {where}; "
                              f"{len(unexplained)} effects of {not_acks} unacknowledged attempts", evidence)
 
 

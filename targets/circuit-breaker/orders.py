@@ -36,7 +36,7 @@ PAYMENTS_URL = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8002").rstrip("/
 PAYMENTS_TIMEOUT = env_float("PAYMENTS_TIMEOUT", 0.5)
 BREAKER_ENABLED = env_flag("BREAKER_ENABLED", True)
 RECONCILE_INTERVAL = env_float("RECONCILE_INTERVAL", 1.0)
-SWEEP_BATCH = 10  # pending orders charged at once by a sweep
+SWEEP_BATCH = 5  # pending orders charged at once by a sweep: a catch-up, not a burst
 
 BREAKER_STATE = Enum("circuit_breaker_state", "Current breaker state", ["breaker"], states=list(STATES))
 BREAKER_TRANSITIONS = Counter(

@@ -193,6 +193,27 @@ def test_acknowledged_effects_is_unknown_without_acks_or_bodies() -> None:
     assert out.verdict == "unknown" and "could not be read" in out.summary
 
 
+def test_acknowledged_effects_read_a_manifest_audit_taken_after_quiescence() -> None:
+    reqs = [request(i, body=order(i)) for i in range(3)]
+    recs = [{"kind": "quiescence", "t": T0 + 40, "settled": True, "waited_s": 3.5},
+            {"kind": "invariant_audit", "t": T0 + 40, "audit": "charges", "source": "http", "service": "payments",
+             "value": [charge(0), charge(1), charge(1), charge(2)]}]
+    h = History([*history(reqs).records, *recs], requests=history(reqs).requests)
+    ledger = {"audit": "charges", "id": "order_id", "fields": {"amount": "amount"}}
+    out = run("acknowledged_effects", h, acks=ACKS, ledger=ledger)
+    assert out.verdict == "failed" and "1 writes took effect more than once at audit 'charges'" in out.summary
+    assert out.evidence["quiescence"] == {"settled": True, "waited_s": 3.5}
+    unread = history(reqs)
+    out = run("acknowledged_effects", unread, acks=ACKS, ledger=ledger)
+    assert out.verdict == "unknown" and "audit 'charges' was not read in this run" in out.summary
+
+
+def test_acknowledged_effects_needs_one_source() -> None:
+    with pytest.raises(ValueError, match="exactly one of 'audit'"):
+        check_types.get("acknowledged_effects").Params.model_validate(
+            {"acks": ACKS, "ledger": {**LEDGER, "audit": "charges"}})
+
+
 def test_acknowledged_effects_fields_must_match() -> None:
     with pytest.raises(ValueError, match="must name the same values"):
         check_types.get("acknowledged_effects").Params.model_validate(
