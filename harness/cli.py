@@ -4,24 +4,45 @@
     1   a resilience check failed (or was unknown), or the steady state deviated
     2   invalid input or usage: file, field and reason named, no traceback
     3   environment error (a tool missing, a target that would not start), with what to do next
+    4   internal error: a bug of the harness (the run still healed, stopped and reported)
     130 interrupted, after every fault was healed and every process stopped
+
+The exit code of ``run`` is the one in its ``result.json``. A closed stdout or stderr (the
+reader went away) changes nothing but the output: the run goes on, heals, stops, reports,
+and exits with its own code.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
-from typing import NoReturn, Sequence
+from types import FrameType
+from typing import Any, Iterator, NoReturn, Sequence, TextIO, cast
 
-from .errors import EnvironmentProblem, HarnessError, InputError, RunInterrupted
+from .console import safe_write
+from .errors import INTERNAL_ERROR_EXIT, EnvironmentProblem, HarnessError, InputError, RunInterrupted
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # usage errors are exit 2 like every input error
-        self.print_usage(sys.stderr)
-        sys.stderr.write(f"harness: error: {message}\n")
+        safe_write(sys.stderr, self.format_usage() + f"harness: error: {message}\n")
         raise SystemExit(2)
+
+    def _print_message(self, message: str, file: Any = None) -> None:  # --help into a closed pipe
+        if message:
+            safe_write(cast(TextIO, sys.stderr if file is sys.stderr else sys.stdout), message)
+
+
+def out(text: str) -> None:
+    safe_write(sys.stdout, text + "\n")
+
+
+def err(text: str) -> None:
+    safe_write(sys.stderr, text + "\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run an experiment and write its reports")
     run.add_argument("experiment", type=Path)
-    run.add_argument("--out", type=Path, help="run folder (default: reports/<time>-<experiment>)")
+    run.add_argument("--out", help="run folder: new, empty, or an earlier run's (default: reports/<time>-<experiment>)")
     run.add_argument("--defect", help="switch on one of the system's defects")
     run.add_argument("--seed", type=int, help="override the experiment's seed")
     run.add_argument("--runtime", default="local", help="where the system runs (default: local)")
@@ -44,32 +65,70 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="re-render a run folder's reports from its stored history")
     rep.add_argument("run_dir", type=Path)
+
+    clean = sub.add_parser("clean", help="stop and remove what runs of a killed harness left (processes, "
+                                         "temporary directories, Docker resources)")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    with _signals_end_the_command():
+        try:
+            args = build_parser().parse_args(argv)
+            if args.command == "validate":
+                return cmd_validate(args.files)
+            if args.command == "list":
+                return cmd_list(args.json)
+            if args.command == "clean":
+                return cmd_clean(args.dry_run)
+            if args.command == "report":
+                return cmd_report(args.run_dir)
+            return cmd_run(args)
+        except InputError as exc:
+            err(f"harness: invalid input\n{exc.render()}")
+            return 2
+        except EnvironmentProblem as exc:
+            err(f"harness: environment error: {exc}")
+            return 3
+        except (RunInterrupted, KeyboardInterrupt):
+            return 130
+        except HarnessError as exc:
+            err(f"harness: {exc}")
+            return exc.exit_code
+        except Exception as exc:  # noqa: BLE001 - a bug: say so plainly, with what a bug report needs
+            import traceback
+
+            err(f"harness: internal error (a bug in the harness, not in your input): {type(exc).__name__}: {exc}\n"
+                + "".join(traceback.format_exception(exc)))
+            return INTERNAL_ERROR_EXIT
+        finally:
+            _flush_standard_streams()
+
+
+@contextlib.contextmanager
+def _signals_end_the_command() -> Iterator[None]:
+    """SIGTERM outside a run (loading, validating) ends the command like Ctrl-C: exit 130, not 143.
+    During a run the runner's own guard takes over (and heals first)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise RunInterrupted(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
-        if args.command == "validate":
-            return cmd_validate(args.files)
-        if args.command == "list":
-            return cmd_list(args.json)
-        if args.command == "report":
-            return cmd_report(args.run_dir)
-        return cmd_run(args)
-    except InputError as exc:
-        sys.stderr.write(f"harness: invalid input\n{exc.render()}\n")
-        return 2
-    except EnvironmentProblem as exc:
-        sys.stderr.write(f"harness: environment error: {exc}\n")
-        return 3
-    except RunInterrupted:
-        return 130
-    except KeyboardInterrupt:
-        return 130
-    except HarnessError as exc:
-        sys.stderr.write(f"harness: {exc}\n")
-        return exc.exit_code
+        yield
+    finally:
+        if signal.getsignal(signal.SIGTERM) is interrupt:  # a finished run leaves SIGTERM ignored: keep it so
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _flush_standard_streams() -> None:
+    """So the interpreter's own flush at exit cannot fail on a reader that went away."""
+    for stream in (sys.stdout, sys.stderr):
+        safe_write(stream, "")
 
 
 def cmd_validate(files: list[Path]) -> int:
@@ -80,11 +139,11 @@ def cmd_validate(files: list[Path]) -> int:
         try:
             exp = load_experiment(f)
         except InputError as exc:
-            sys.stderr.write(exc.render() + "\n")
+            err(exc.render())
             worst = 2
             continue
-        print(f"{f}: ok ({exp.name}: system {exp.target.name}, {len(exp.faults)} faults, {len(exp.checks)} checks, "
-              f"{len(exp.steady_state.conditions)} steady-state conditions)")
+        out(f"{f}: ok ({exp.name}: system {exp.target.name}, {len(exp.faults)} faults, {len(exp.checks)} checks, "
+            f"{len(exp.steady_state.conditions)} steady-state conditions)")
     return worst
 
 
@@ -93,17 +152,50 @@ def cmd_list(as_json: bool) -> int:
 
     data = inventory()
     if as_json:
-        print(json.dumps(data, indent=2))
+        out(json.dumps(data, indent=2))
         return 0
     for system in data["systems"]:
-        print(f"{system['name']}: {system['description']}")
-        print(f"  manifest:    {system['manifest']}")
-        print(f"  edges:       {', '.join(system['edges']) or '-'}")
-        print(f"  defects:     {', '.join(d['name'] for d in system['defects']) or '-'}")
-        print(f"  experiments: {', '.join(e['path'] for e in system['experiments']) or '-'}")
+        out(f"{system['name']}: {system['description']}\n"
+            f"  manifest:    {system['manifest']}\n"
+            f"  edges:       {', '.join(system['edges']) or '-'}\n"
+            f"  defects:     {', '.join(d['name'] for d in system['defects']) or '-'}\n"
+            f"  experiments: {', '.join(e['path'] for e in system['experiments']) or '-'}")
+    out("fault types (target[, default stream]; toxicity drawn per ...; attributes, * required):")
+    for ft in data["fault_types"]:
+        target = f"{ft['target']}, {ft['stream']}" if ft["stream"] else ft["target"]
+        drawn = f"; toxicity {ft['toxicity']}" if ft["toxicity"] else ""
+        attributes = ", ".join(f"{a}{'*' if spec['required'] else ''}" for a, spec in ft["attributes"].items()) or "-"
+        needs = f"  [needs the {ft['needs']}]" if ft["needs"] else ""
+        out(f"  {ft['name']:12} {target}{drawn}; {attributes}{needs}")
     for bad in data.get("invalid", []):
-        print(f"(invalid) {bad['path']}: {bad['error']}")
+        out(f"(invalid) {bad['path']}: {bad['error']}")
     return 0
+
+
+def cmd_clean(dry_run: bool) -> int:
+    """What runs of a killed harness left: local processes and directories, and Docker resources."""
+    from .runstate import sweep_dead_runs
+    from .salvage import complete_dead_run
+
+    report = sweep_dead_runs(dry_run=dry_run)
+    for run_dir in report.run_dirs:
+        if complete_dead_run(run_dir):
+            out(f"wrote the reports of the killed run in {run_dir}")
+    verb = "would remove" if dry_run else "removed"
+    for line in report.killed:
+        out(f"{'would kill' if dry_run else 'killed'} {line}")
+    for path in report.removed:
+        out(f"{verb} {path}")
+    docker_lines, docker_note = _sweep_docker(dry_run)
+    for line in docker_lines:
+        out(f"{verb} {line}")
+    if docker_note:
+        out(docker_note)
+    for line in report.left:
+        err(f"could not remove {line}")
+    if not (report.killed or report.removed or docker_lines or report.left):
+        out("nothing left behind by earlier runs")
+    return 1 if report.left else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -111,17 +203,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .experiment import load_experiment
     from .runner import RunOptions, run_experiment
 
+    if args.out is not None and not args.out.strip():
+        # Path("") is ".": the run would clear the run files of the current directory.
+        raise InputError("--out: an empty path; name the run folder (it is created if missing)")
     exp = load_experiment(args.experiment)
-    opts = RunOptions(defect=args.defect, seed=args.seed, out=args.out, runtime=args.runtime)
+    # ignore_signals_after: once the reports are written, a signal must not turn the exit code
+    # into another one than result.json's (the process only prints two lines and exits).
+    opts = RunOptions(defect=args.defect, seed=args.seed, out=Path(args.out) if args.out is not None else None,
+                      runtime=args.runtime, ignore_signals_after=True)
     if not args.quiet:
         ConsoleProgress(opts.events)
     result = run_experiment(exp, opts)
     verdict = result.verdict.upper()
-    print(f"verdict: {verdict} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
-          f"{len(result.checks)} checks passed)")
+    out(f"verdict: {verdict} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
+        f"{len(result.checks)} checks passed)")
     if result.error:
-        print(f"error: {result.error}", file=sys.stderr)
-    print(f"report: {result.run_dir / 'report.html'}")
+        err(f"error: {result.error}")
+    out(f"report: {result.run_dir / 'report.html'}")
     return result.exit_code
 
 
@@ -129,10 +227,31 @@ def cmd_report(run_dir: Path) -> int:
     from .report.rerender import rerender
 
     result = rerender(run_dir)
-    print(f"verdict: {result.verdict.upper()} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
-          f"{len(result.checks)} checks passed)")
-    print(f"report: {result.run_dir / 'report.html'}")
+    out(f"verdict: {result.verdict.upper()} ({result.status}; {sum(c.verdict == 'passed' for c in result.checks)}/"
+        f"{len(result.checks)} checks passed)")
+    out(f"report: {result.run_dir / 'report.html'}")
     return result.exit_code
+
+
+def _sweep_docker(dry_run: bool) -> tuple[list[str], str | None]:
+    """Docker resources of dead harness processes (by label), when a daemon answers."""
+    import os
+
+    from .runtime.docker import resources as docker_resources
+
+    host = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if docker_resources._socket_unreachable(host):
+        return [], None  # no daemon: no containers can be left over
+    if dry_run:
+        return [], "Docker: `python -m harness.runtime.docker.resources` lists what harness runs left"
+    try:
+        client = docker_resources.connect()
+    except EnvironmentProblem as exc:
+        return [], f"Docker not checked: {str(exc).splitlines()[0]}"
+    try:
+        return docker_resources.remove_orphans(client), None
+    finally:
+        client.close()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,13 @@
-"""The terminal view of a run: where it is, faults as they come and go, each verdict."""
+"""The terminal view of a run: where it is, faults as they come and go, each verdict.
+
+Output is a courtesy, never part of the run: when whoever reads it goes away (``| head``
+exits, a CI log reader dies), the next write raises BrokenPipeError. The console then goes
+quiet for the rest of the run instead of letting that error abort the run or its clean-up;
+the run still heals, stops, reports, and exits as its result says.
+"""
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any, TextIO
@@ -11,6 +18,36 @@ from .events import RunEvents
 _COLORS = {"passed": "32", "failed": "31", "unknown": "33"}
 
 
+def silence(stream: TextIO) -> None:
+    """Point a standard stream whose reader is gone at /dev/null, so later writes and the
+    interpreter's final flush do not raise again ("Note on SIGPIPE" in Python's signal docs)."""
+    try:
+        fd = stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        os.dup2(devnull, fd)
+    except OSError:
+        pass
+    finally:
+        os.close(devnull)
+
+
+def safe_write(stream: TextIO, text: str) -> bool:
+    """Write and flush; False (and the stream silenced) if its reader is gone."""
+    try:
+        stream.write(text)
+        stream.flush()
+        return True
+    except (OSError, ValueError):
+        silence(stream)
+        return False
+
+
 class ConsoleProgress:
     def __init__(self, events: RunEvents, stream: TextIO = sys.stderr, max_events: int = 30):
         self.stream = stream
@@ -18,6 +55,8 @@ class ConsoleProgress:
         self.started = time.monotonic()
         self.max_events = max_events
         self.events_shown = 0
+        self.closed = False
+        """The stream went away (or failed): nothing more is written."""
         events.phase_changed.add_listener(self.on_phase)
         events.service_started.add_listener(self.on_service)
         events.fault_applied.add_listener(self.on_fault_applied)
@@ -28,9 +67,15 @@ class ConsoleProgress:
         events.notice.add_listener(self.on_notice)
 
     def _line(self, text: str) -> None:
+        if self.closed:
+            return
         elapsed = time.monotonic() - self.started
-        self.stream.write(f"[{elapsed:6.1f}s] {text}\n")
-        self.stream.flush()
+        try:
+            self.stream.write(f"[{elapsed:6.1f}s] {text}\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # BrokenPipeError, EIO of a dead terminal, a closed file
+            self.closed = True
+            silence(self.stream)
 
     def paint(self, text: str, verdict: str) -> str:
         return f"\033[{_COLORS.get(verdict, '0')}m{text}\033[0m" if self.color else text

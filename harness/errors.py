@@ -6,9 +6,15 @@
     │   ├── ToolMissing
     │   ├── TargetStartFailed
     │   └── ToxiproxyError    (the Toxiproxy API answered badly or not at all)
-    └── RunInterrupted        exit 130: SIGINT / SIGTERM; raised after cleanup is scheduled
 
-A resilience check that fails is not an exception: it is a verdict (exit 1).
+    RunInterrupted            exit 130: SIGINT / SIGTERM. A BaseException, like KeyboardInterrupt,
+    └── ForcedExit            so no `except Exception` on the way can swallow it (and turn it into
+                              a failed fault or a crashed service); ForcedExit: a second signal,
+                              clean up the fast way (heal, then SIGKILL)
+
+A resilience check that fails is not an exception: it is a verdict (exit 1). Any other
+exception that ends a run is a bug of the harness: the run still heals, stops and reports,
+with status ``error``, and the CLI exits 4 (``INTERNAL_ERROR_EXIT``).
 Third-party errors are translated at the boundary and chained with ``raise ... from``.
 """
 from __future__ import annotations
@@ -30,12 +36,15 @@ class Problem:
     message: str
     line: int | None = None
 
+    file: str | None = None
+    """Set when the problem is in another file than the error's own (an experiment's manifest)."""
+
     def render(self, file: str | None) -> str:
-        where = file or "<input>"
-        if self.line is not None:
+        where = self.file or file or ""
+        if where and self.line is not None:
             where += f":{self.line}"
-        field_part = f" {self.path}:" if self.path else ""
-        return f"{where}:{field_part} {self.message}"
+        field_part = f"{self.path}: " if self.path else ""
+        return f"{where}: {field_part}{self.message}" if where else f"{field_part}{self.message}"
 
 
 class InputError(HarnessError):
@@ -50,8 +59,15 @@ class InputError(HarnessError):
         self.file = file
         super().__init__(self.render())
 
+    MAX_SHOWN = 50
+    """A file with thousands of problems is reported by its first ones and a count, not a flood."""
+
     def render(self) -> str:
-        return "\n".join(p.render(self.file) for p in self.problems)
+        lines = [p.render(self.file) for p in self.problems[:self.MAX_SHOWN]]
+        hidden = len(self.problems) - self.MAX_SHOWN
+        if hidden > 0:
+            lines.append(f"... and {hidden} more problem(s) ({len(self.problems)} in all); fix these first")
+        return "\n".join(lines)
 
 
 class EnvironmentProblem(HarnessError):
@@ -76,12 +92,24 @@ class ToxiproxyError(EnvironmentProblem):
     pass
 
 
-class RunInterrupted(HarnessError):
+INTERNAL_ERROR_EXIT = 4
+"""Exit code of a run ended by an exception the harness did not expect (a bug, not the system's fault)."""
+
+
+class RunInterrupted(BaseException):
     exit_code = 130
 
     def __init__(self, signal_name: str = "SIGINT"):
         self.signal_name = signal_name
         super().__init__(f"interrupted by {signal_name}")
+
+
+class ForcedExit(RunInterrupted):
+    """A second signal during a run: skip graceful waits; faults are still healed first."""
+
+    def __init__(self, signal_name: str = "SIGINT"):
+        super().__init__(signal_name)
+        self.args = (f"interrupted by a second {signal_name}: fast exit",)
 
 
 @dataclass

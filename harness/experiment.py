@@ -18,6 +18,7 @@ from .checks.registry import check_types
 from .durations import Duration
 from .errors import InputError, Problems
 from .faults import FAULT_TYPES as fault_types
+from .faults.capabilities import explicit_server_problem
 from .model import Spec
 from .params import Derivation, DerivationError, derive
 from .registry import UnknownEntry
@@ -160,6 +161,10 @@ def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems)
         except UnknownEntry as exc:
             problems.add(format_loc(loc + ("type",)), str(exc), doc.line_of(loc + ("type",)))
             continue
+        stream_given = "stream" in fault.model_fields_set
+        if ftype.needs_http_toxics and (stock := explicit_server_problem()):
+            problems.add(format_loc(loc + ("type",)), f"fault type '{fault.type}' cannot run here: {stock}",
+                         doc.line_of(loc + ("type",)))
         kind = ftype.target_kind  # "edge" for network faults, "service" for process faults
         other = "service" if kind == "edge" else "edge"
         known = list(edges) if kind == "edge" else list(services)
@@ -178,6 +183,8 @@ def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems)
                 if field in fault.model_fields_set:
                     problems.add(format_loc(loc + (field,)), f"fault type '{fault.type}' acts on the whole "
                                  f"{ftype.target_kind}; it takes no '{field}'", doc.line_of(loc + (field,)))
+        elif not stream_given:
+            fault.stream = ftype.default_stream  # HTTP faults act on requests unless told otherwise
         try:
             attributes, fault._derived = derive(fault.attributes, ftype.Attributes, exp.target.params)
             fault.parsed_attributes = ftype.Attributes.model_validate(attributes)

@@ -35,7 +35,31 @@ def inventory() -> dict[str, Any]:
         if entry is not None:
             entry["experiments"].append({"name": exp.name, "path": _rel(path), "description": exp.description,
                                          "faults": [f.type for f in exp.faults]})
-    return {"systems": list(systems.values()), "invalid": invalid}
+    return {"systems": list(systems.values()), "fault_types": fault_types(), "invalid": invalid}
+
+
+def fault_types() -> list[dict[str, Any]]:
+    """Every registered fault type: what it targets, how toxicity is drawn, its attributes."""
+    from .faults import FAULT_TYPES
+
+    out = []
+    for name in FAULT_TYPES.names():
+        kind = FAULT_TYPES.get(name)
+        schema = kind.Attributes.model_json_schema()
+        required = set(schema.get("required", []))
+        attributes = {field: {"required": field in required,
+                              **{k: v for k, v in spec.items() if k in ("default", "description", "enum")}}
+                      for field, spec in schema.get("properties", {}).items()}
+        toxicity = ("per request" if kind.per_request else "per connection") if kind.per_connection else None
+        out.append({"name": name, "target": kind.target_kind, "description": _first_paragraph(kind.__doc__),
+                    "toxicity": toxicity, "stream": kind.default_stream if kind.per_connection else None,
+                    "needs": "toxiproxy-server built from toxiproxy/ (make tools)" if kind.needs_http_toxics else None,
+                    "attributes": attributes})
+    return out
+
+
+def _first_paragraph(doc: str | None) -> str:
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
 
 
 def _rel(path: Any) -> str:

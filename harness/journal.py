@@ -22,7 +22,8 @@ Record kinds (field ``kind``):
                       with ``load.record_bodies`` > 0 also body (text, first N bytes) and body_truncated
     fault_applied     fault, type, target, attributes, stream, toxicity, took_ms (``t`` = when asked)
     fault_removed     fault
-    fault_error       fault, action, error
+    fault_error       fault, action, error (action ``traffic``: an HTTP fault met traffic that is not HTTP)
+    fault_traffic     fault, requests, faulted, passed, not_http_connections (what an HTTP fault saw), or error
     event             service, type, ...fields (a resilience event the target reported)
     audit             service, state (the service's own account of its state at the end)
     prometheus_started     url, pid, scrape_interval, config, targets (what PromQL checks query)

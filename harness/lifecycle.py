@@ -21,6 +21,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from . import runstate
+
 __all__ = ["ChildProcess"]
 
 KILL_WAIT_S = 5.0
@@ -59,6 +61,7 @@ class ChildProcess:
             self.log_offset = log.tell()
             self._proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True)
+        runstate.record_started(self._proc.pid, what=self.name)  # so a sweep finds it if the harness dies
         self.paused = False
 
     # -- state -------------------------------------------------------------------------------
@@ -130,6 +133,7 @@ class ChildProcess:
             # ignored SIGTERM). Not on later calls, when the group id could belong to someone else.
             self._swept = True
             self.signal_group(signal.SIGKILL)
+            runstate.record_stopped(proc.pid)
         self.paused = False
         return proc.returncode
 

@@ -6,10 +6,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .checks.registry import CheckResult, merge_verdicts
+from .errors import INTERNAL_ERROR_EXIT
 
-Status = Literal["completed", "aborted", "interrupted", "errored"]
-"""completed: the method ran to its end. aborted: stopped early on purpose (steady state before
-deviated). interrupted: SIGINT/SIGTERM. errored: an environment problem ended it."""
+Status = Literal["completed", "aborted", "interrupted", "error"]
+"""completed: the method ran to its end. aborted: stopped early on purpose (the steady state
+deviated before the faults, or the system crashed on its own). interrupted: SIGINT/SIGTERM, in
+any phase. error: something ended the run early; ``error_kind`` says what, ``error`` how."""
+
+ErrorKind = Literal["input", "environment", "internal"]
+"""input: a bad experiment or manifest found only once running (exit 2). environment: a tool
+missing, a target that would not start (exit 3). internal: a bug of the harness (exit 4)."""
+
+_ERROR_EXIT: dict[str, int] = {"input": 2, "environment": 3, "internal": INTERNAL_ERROR_EXIT}
 
 
 @dataclass
@@ -25,6 +33,7 @@ class RunResult:
     started: float = 0.0
     finished: float = 0.0
     error: str | None = None
+    error_kind: ErrorKind | None = None
     experiment_path: str = ""
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -35,7 +44,7 @@ class RunResult:
 
     @property
     def verdict(self) -> str:
-        if self.status in ("interrupted", "errored"):
+        if self.status in ("interrupted", "error"):
             return "unknown" if not any(c.verdict == "failed" for c in self.checks) else "failed"
         if self.status == "aborted":
             return "failed"
@@ -45,8 +54,8 @@ class RunResult:
     def exit_code(self) -> int:
         if self.status == "interrupted":
             return 130
-        if self.status == "errored":
-            return 3
+        if self.status == "error":
+            return _ERROR_EXIT[self.error_kind or "internal"]
         return 0 if self.verdict == "passed" else 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,6 +74,7 @@ class RunResult:
             "finished": self.finished,
             "duration_s": round(self.finished - self.started, 3) if self.finished else None,
             "error": self.error,
+            "error_kind": self.error_kind,
             "counts": self.counts,
             "checks": [c.to_dict() for c in self.checks],
         }

@@ -1,6 +1,7 @@
 """The CLI's contract: exit codes and messages, without running a system."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,27 @@ def test_list_shows_the_circuit_breaker_system(capsys: pytest.CaptureFixture[str
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "circuit-breaker:" in out and "breaker-disabled" in out and "orders->payments" in out
+
+
+def test_list_shows_every_fault_type_and_which_need_our_toxiproxy_server(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.split("fault types", 1)[1].splitlines()[1:] if line.strip()}
+    assert {"latency", "down", "kill", "http_status", "http_abort", "http_delay", "http_header"} <= set(lines)
+    assert "edge, upstream; toxicity per request; status*, body, content_type, retry_after" in lines["http_status"]
+    assert "needs the toxiproxy-server built from toxiproxy/" in lines["http_status"]
+    assert "toxicity per connection" in lines["latency"] and "needs" not in lines["latency"]
+
+
+def test_list_json_describes_the_attributes_of_each_fault_type(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list", "--json"]) == 0
+    types = {t["name"]: t for t in json.loads(capsys.readouterr().out)["fault_types"]}
+    status = types["http_status"]
+    assert (status["target"], status["toxicity"], status["stream"]) == ("edge", "per request", "upstream")
+    assert status["attributes"]["status"]["required"] is True
+    assert status["attributes"]["retry_after"] == {"required": False, "default": 0,
+                                                   "description": "Retry-After in whole seconds; 0: no header"}
+    assert types["down"]["toxicity"] is None and types["kill"]["target"] == "service"
 
 
 def test_the_public_api_is_importable_by_name() -> None:

@@ -2,11 +2,14 @@
 
 - ``registry``: the fault types (``FAULT_TYPES``), ``ActiveFault``, ``FaultContext``.
 - ``toxics``: the network fault types, one per Toxiproxy toxic, plus ``down``.
+- ``http_toxics``: the HTTP fault types (our toxiproxy-server's toxics, decided per request).
+- ``capabilities``: whether a toxiproxy-server has those (ours) or not (a stock one).
 - ``toxiproxy``: a typed client for Toxiproxy's HTTP API.
 - ``server``: finds and runs ``toxiproxy-server``.
 """
 from __future__ import annotations
 
+from . import http_toxics as _http_toxics  # noqa: F401  (registers the HTTP fault types)
 from . import process as _process  # noqa: F401  (registers the process fault types)
 from . import toxics as _toxics  # noqa: F401  (registers the network fault types)
 from .registry import (

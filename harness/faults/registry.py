@@ -20,7 +20,7 @@ from .toxiproxy import Stream, ToxiproxyClient
 
 __all__ = [
     "FAULT_TYPES", "ActiveFault", "FaultContext", "FaultType", "Microseconds", "Milliseconds",
-    "SimpleFaultContext", "TargetKind", "ToxicFault", "fault_type", "register", "validate_attributes",
+    "SimpleFaultContext", "TargetKind", "ToxicFault", "fault_type", "register", "validate_attributes", "whole_units",
 ]
 
 TargetKind = Literal["edge", "service"]
@@ -64,12 +64,22 @@ class FaultType:
     Attributes: ClassVar[type[Spec]]
     per_connection: ClassVar[bool] = True
     """False when stream and toxicity mean nothing for this type (a proxy is down or not)."""
+    per_request: ClassVar[bool] = False
+    """True when toxicity is drawn per HTTP request rather than per TCP connection."""
+    default_stream: ClassVar[Stream] = "downstream"
+    """The stream when a fault does not name one (Toxiproxy's default, except HTTP types)."""
+    needs_http_toxics: ClassVar[bool] = False
+    """Only the toxiproxy-server built from this repository (toxiproxy/) can carry it out."""
 
     def apply(self, ctx: FaultContext, fault: ActiveFault) -> None:
         raise NotImplementedError
 
     def remove(self, ctx: FaultContext, fault: ActiveFault) -> None:
         raise NotImplementedError
+
+    def traffic(self, ctx: FaultContext, fault: ActiveFault) -> dict[str, Any] | None:
+        """What the fault saw while applied (asked after removal), for the journal; None: nothing to say."""
+        return None
 
 
 FAULT_TYPES: Registry[FaultType] = Registry("fault type")
@@ -113,15 +123,15 @@ class ActiveFault:
     @classmethod
     def create(
         cls, name: str, type: str, target: str, attributes: dict[str, Any] | None = None,
-        stream: Stream = "downstream", toxicity: float = 1.0,
+        stream: Stream | None = None, toxicity: float = 1.0,
     ) -> ActiveFault:
         """Validate type and attributes from raw values (as read from a file) and build the fault."""
         kind = fault_type(type)
-        if not kind.per_connection and (stream, toxicity) != ("downstream", 1.0):
+        if not kind.per_connection and (stream not in (None, "downstream") or toxicity != 1.0):
             raise ValueError(
                 f"fault type '{type}' takes no stream or toxicity: it acts on the whole {kind.target_kind}"
             )
-        return cls(name, type, target, validate_attributes(type, attributes), stream, toxicity)
+        return cls(name, type, target, validate_attributes(type, attributes), stream or kind.default_stream, toxicity)
 
     @property
     def kind(self) -> FaultType:
@@ -144,6 +154,11 @@ class ToxicFault(FaultType):
 
 
 # -- attribute types: Toxiproxy wants whole numbers of a unit; files may say "2s" --------------
+
+def whole_units(unit_seconds: float, unit: str) -> BeforeValidator:
+    """A validator for whole numbers of a unit, written as a number or a duration ("2s")."""
+    return _whole_units(unit_seconds, unit)
+
 
 def _whole_units(unit_seconds: float, unit: str) -> BeforeValidator:
     def convert(value: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import EnvironmentProblem, HarnessError
 from ..events import RunEvents
 from ..journal import JournalWriter
+from .capabilities import STOCK_SERVER_HINT, has_http_toxics
 from .registry import ActiveFault
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ class Scheduled:
     end: float
     applied_at: float | None = None
     removed_at: float | None = None
+    traffic_before: dict[str, Any] | None = None  # counters that already existed under this fault's name
 
     @property
     def active(self) -> bool:
@@ -44,6 +46,18 @@ class FaultTimeline:
             fault = ActiveFault(name=spec.name, type=spec.type, target=target, attributes=spec.parsed_attributes,
                                 stream=spec.stream, toxicity=spec.toxicity)
             self.items.append(Scheduled(spec, fault, spec.start, exp.fault_end(spec)))
+        self._check_server()
+
+    def _check_server(self) -> None:
+        """Refuse, before load starts, faults the run's toxiproxy-server cannot carry out."""
+        needy = [s.fault.name for s in self.items if s.fault.kind.needs_http_toxics]
+        if not needy:
+            return
+        version = self.deployment.toxiproxy.version()
+        if not has_http_toxics(version):
+            raise EnvironmentProblem(
+                f"fault(s) {', '.join(needy)} need HTTP toxics, but this run's toxiproxy-server "
+                f"({self.deployment.toxiproxy.base_url}, version {version}) is a stock one", hint=STOCK_SERVER_HINT)
 
     def begin(self, t0: float) -> None:
         self.t0 = t0
@@ -70,6 +84,9 @@ class FaultTimeline:
         # The fault's time is when we asked for it: its effects cannot come earlier, so an
         # event caused by the fault never appears to precede it. `took_ms` says how long
         # the runtime took to carry it out.
+        if f.kind.needs_http_toxics:
+            # A long-lived server (the Compose stack) may have counted a toxic of this name before.
+            item.traffic_before = self._traffic(item)
         asked = time.time()
         try:
             f.kind.apply(self.deployment, f)
@@ -94,7 +111,35 @@ class FaultTimeline:
                                  took_ms=round((time.time() - asked) * 1000, 3))
         item.removed_at = rec["t"]
         self.events.fault_removed.fire(fault=f.name, at_s=item.removed_at - (self.t0 or 0))
+        self._record_traffic(item)
         return True
+
+    def _traffic(self, item: Scheduled) -> dict[str, Any] | None:
+        try:
+            return item.fault.kind.traffic(self.deployment, item.fault)
+        except Exception as exc:  # noqa: BLE001 - a missing count never stops the run
+            return {"error": f"{type(exc).__name__}: {exc}"}
+
+    def _record_traffic(self, item: Scheduled) -> None:
+        """What the fault saw, when its type can say: a fault that could not bite must show."""
+        f = item.fault
+        seen = self._traffic(item)
+        if seen is None:
+            return
+        if "error" in seen:
+            self.journal.write("fault_traffic", fault=f.name, error=seen["error"])
+            return
+        before = item.traffic_before or {}
+        if "error" not in before:
+            seen = {key: value - before.get(key, 0) for key, value in seen.items()}
+        self.journal.write("fault_traffic", fault=f.name, **seen)
+        if seen.get("not_http_connections"):
+            error = (f"{seen['not_http_connections']} connection(s) on {f.target} were not HTTP/1.x: {f.type} "
+                     "passed their traffic through unfaulted (the reason is in logs/toxiproxy.log)")
+            self.journal.write("fault_error", fault=f.name, action="traffic", error=error)
+            self.events.notice.fire(message=f"fault {f.name}: {error}")
+        elif not seen.get("requests"):
+            self.events.notice.fire(message=f"fault {f.name}: {f.type} saw no HTTP request on {f.target} while applied")
 
     def remove_all(self) -> None:
         """Heal everything, whatever happened. Falls back to Toxiproxy's reset if a removal fails."""

@@ -119,6 +119,18 @@ class ToxiproxyClient:
                     ) from exc
             time.sleep(interval)
 
+    def metrics(self) -> str:
+        """The server's Prometheus exposition (only when it runs with -proxy-metrics or -runtime-metrics)."""
+        url = self.base_url + "/metrics"
+        try:
+            response = self._http.get("/metrics")
+        except httpx.HTTPError as exc:
+            raise ToxiproxyRequestError("GET", url, None, "", f"failed: {type(exc).__name__}: {exc}") from exc
+        if not response.is_success:
+            raise ToxiproxyRequestError("GET", url, response.status_code, response.text,
+                                        f"answered {response.status_code}: {response.text.strip() or '<empty body>'}")
+        return response.text
+
     def reset(self) -> None:
         """Enable every proxy and remove every toxic."""
         self._call("POST", "/reset")

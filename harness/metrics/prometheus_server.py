@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Callable
 
 import httpx
 
+from .. import runstate
 from ..lifecycle import ChildProcess
 from ..net import free_port
 from .prometheus_config import ScrapeTarget, render_config
@@ -111,6 +112,7 @@ class PrometheusServer:
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.write_text(render_config(self.targets, self.scrape_interval), encoding="utf-8")
         self._storage = tempfile.mkdtemp(prefix="harness-prometheus-")
+        runstate.record_path(self._storage)  # removed by a sweep if the harness dies before stop()
         self.port = free_port(self.host)
         command = [str(self.binary), f"--config.file={self.config_path}", f"--storage.tsdb.path={self._storage}",
                    f"--web.listen-address={self.host}:{self.port}", "--log.level=info"]

@@ -37,13 +37,16 @@ def rebuild_result(folder: Path, history: History) -> RunResult:
     run = history.run
     finished = history.first("run_finished")
     status: Status = finished.get("status", "interrupted") if finished else "interrupted"
+    error_kind = (finished or {}).get("error_kind")
+    if status == "errored":  # type: ignore[comparison-overlap]  # journals from before status "error"
+        status, error_kind = "error", "environment"
     last_t = max((r.get("t") or 0.0 for r in history.records), default=0.0)
     result = RunResult(experiment=str(run.get("experiment", folder.name)), system=str(run.get("system", "")),
                        run_dir=folder, seed=int(run.get("seed") or 0), runtime=str(run.get("runtime", "local")),
                        defect=run.get("defect"), status=status, started=float(run.get("t") or 0.0),
                        finished=float(finished["t"]) if finished else float(last_t),
                        error=(finished or {}).get("error") or (None if finished else "the run was cut short (no run_finished record)"),
-                       experiment_path=str(run.get("experiment_path") or ""))
+                       experiment_path=str(run.get("experiment_path") or ""), error_kind=error_kind)
     result.checks = _checks(folder, history, result)
     result.counts = {"requests": len(history.requests), "failures": len(history.requests) - history.requests.succeeded,
                      "events": len(history.events)}

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from .. import runstate
 from ..errors import EnvironmentProblem
 from ..faults.server import ToxiproxyServer
 from ..faults.toxiproxy import ToxiproxyClient
@@ -70,8 +71,8 @@ class LocalDeployment(Deployment):
         svc = self.system.services[name]
         spec = launch_spec(self.system, name, self._placement(name), self.req.defect)
         log_path = self.logs_dir / f"{name}.log"
-        proc = ChildProcess(name, spec.argv, cwd=Path(spec.cwd), env={**os.environ, **spec.env}, log_path=log_path,
-                            stop_timeout=svc.stop_timeout)
+        proc = ChildProcess(name, spec.argv, cwd=Path(spec.cwd), env={**os.environ, **spec.env, **runstate.child_env()},
+                            log_path=log_path, stop_timeout=svc.stop_timeout)
         try:
             proc.start()
         except OSError as exc:

@@ -115,7 +115,7 @@ def test_wait_ready_gives_up_after_its_timeout_when_nothing_listens() -> None:
 
 @pytest.mark.integration
 def test_the_real_server_reports_its_version(toxiproxy: ToxiproxyClient) -> None:
-    assert toxiproxy.version() == "2.12.0"
+    assert toxiproxy.version().removesuffix("+harness") == "2.12.0"  # ours, or a stock server
 
 
 @pytest.mark.integration

@@ -77,3 +77,22 @@ def test_databases_exist_when_the_port_answers_and_survive_a_crash(tmp_path: Pat
     assert not data_dir_for(key).exists(), "a graceful stop leaves no data directory behind"
     leftover = subprocess.run(["pgrep", "-f", f"-p {port}"], capture_output=True, text=True).stdout
     assert not leftover.strip()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_during_set_up_leaves_no_data_directory(tmp_path: Path, sig: signal.Signals) -> None:
+    port = free_port("127.0.0.1")
+    key = str(tmp_path / f"db-{sig.name}")
+    state = tmp_path / "run-state.jsonl"
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "HARNESS_RUN_STATE": str(state)}
+    proc = subprocess.Popen([sys.executable, "-m", "harness.infra.postgres", "--databases", "alpha,beta",
+                             "--data-key", key], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not data_dir_for(key).exists():  # initdb is at work
+        assert time.monotonic() < deadline and proc.poll() is None, "the cluster was never started"
+        time.sleep(0.01)
+    os.killpg(proc.pid, sig)  # as the harness stops a service: the whole group
+    assert proc.wait(timeout=30) == 0
+    assert not data_dir_for(key).exists()
+    assert str(data_dir_for(key)) in state.read_text(), "recorded in the run's state file before it was made"

@@ -49,7 +49,8 @@ def test_long_event_lists_are_capped_with_a_note(result: RunResult, history: His
 
 
 def test_a_run_that_never_loaded_still_renders(tmp_path: Path, result: RunResult) -> None:
-    result.checks, result.status, result.error = [], "errored", "toxiproxy-server not found on PATH"
+    result.checks, result.status, result.error = [], "error", "toxiproxy-server not found on PATH"
+    result.error_kind = "environment"
     html = write_reports(tmp_path, result, History([]))["report.html"].read_text(encoding="utf-8")
     assert ">UNKNOWN<" in html and "toxiproxy-server not found" in html and "No load was recorded" in html
 

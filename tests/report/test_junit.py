@@ -52,7 +52,7 @@ def test_an_interrupted_run_without_checks_is_one_error_not_an_empty_green_suite
 def test_an_errored_run_with_passing_checks_still_has_an_error(tmp_path: Path, result: RunResult,
                                                                history: History) -> None:
     result.checks = [c for c in result.checks if c.verdict == "passed"]
-    result.status = "errored"
+    result.status, result.error_kind = "error", "environment"
     suite = parse(tmp_path, result, history)
     assert suite.get("errors") == "1" and suite.findall("testcase")[-1].get("name") == "run"
 

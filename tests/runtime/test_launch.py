@@ -20,7 +20,7 @@ def test_an_edge_placeholder_expands_to_that_edges_proxy_address() -> None:
 def test_an_unknown_edge_is_an_input_error_that_names_the_field_and_the_known_edges() -> None:
     with pytest.raises(InputError) as info:
         expand("{edges[catalg->db]}", VALUES, "defects.d.env.users.DATABASE_URL")
-    assert str(info.value) == ("<input>: defects.d.env.users.DATABASE_URL: unknown edge 'catalg->db' "
+    assert str(info.value) == ("defects.d.env.users.DATABASE_URL: unknown edge 'catalg->db' "
                                "(did you mean 'catalog->db'?); known: catalog->db in '{edges[catalg->db]}'")
 
 

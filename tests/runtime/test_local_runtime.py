@@ -104,7 +104,7 @@ def test_a_service_that_will_not_start_is_an_environment_error_naming_it(tmp_pat
     assert "service 'front' exited with code 4 before it was healthy" in proc.stderr
     assert "cannot start: FAIL_AT_START is set" in proc.stderr
     assert_gone(pids_of(tmp_path / "out"))
-    assert json.loads((tmp_path / "out" / "result.json").read_text())["status"] == "errored"
+    assert json.loads((tmp_path / "out" / "result.json").read_text())["status"] == "error"
 
 
 def test_a_service_crashing_mid_run_aborts_heals_and_keeps_the_journal(tmp_path: Path) -> None:

@@ -1,0 +1,161 @@
+"""The HTTP fault types: toxics of the toxiproxy-server built from this repository (toxiproxy/).
+
+They act on HTTP/1.x messages, not on bytes: ``http_status`` answers a request itself (it
+never reaches the upstream) or, downstream, replaces the upstream's answer; ``http_abort``
+cuts a body part-way; ``http_delay`` holds one request (or answer) of a kept-alive
+connection; ``http_header`` sets or removes a header.
+
+The envelope's ``toxicity`` is the share of *requests* affected, drawn per request: Toxiproxy
+decides toxicity once per TCP connection, so these faults send it as the toxic's own
+``probability`` attribute and leave Toxiproxy's toxicity at 1. A stock toxiproxy-server has
+none of these toxics: see ``capabilities``.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import Field, field_validator, model_validator
+
+from ..errors import ToxiproxyError
+from ..model import Spec
+from .capabilities import STOCK_SERVER_HINT
+from .registry import ActiveFault, FaultContext, Milliseconds, ToxicFault, register, whole_units
+from .toxiproxy import Stream, ToxiproxyRequestError
+
+__all__ = ["HttpAbort", "HttpDelay", "HttpHeader", "HttpStatus", "HttpToxicFault", "read_traffic"]
+
+Seconds = Annotated[int, whole_units(1.0, "seconds")]
+
+
+class HttpAttributes(Spec):
+    @model_validator(mode="before")
+    @classmethod
+    def _probability_is_the_envelope_toxicity(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "probability" in data:
+            raise ValueError("set the share of requests with the fault's 'toxicity', not attributes.probability")
+        return data
+
+
+def _no_line_breaks(value: str) -> str:
+    if any(c in value for c in "\r\n\0"):
+        raise ValueError(f"must not contain CR, LF or NUL: {value!r}")
+    return value
+
+
+class HttpToxicFault(ToxicFault):
+    """One HTTP toxic of our toxiproxy-server; toxicity becomes its per-request probability."""
+
+    needs_http_toxics: ClassVar[bool] = True
+    per_request: ClassVar[bool] = True
+
+    def apply(self, ctx: FaultContext, fault: ActiveFault) -> None:
+        attributes = {**fault.attributes.model_dump(), "probability": fault.toxicity}
+        proxy = ctx.proxy_for_edge(fault.target)
+        try:
+            ctx.toxiproxy.add_toxic(proxy, fault.name, self.name, attributes, stream=fault.stream, toxicity=1.0)
+        except ToxiproxyRequestError as exc:
+            if exc.status == 400 and "invalid toxic type" in exc.body:
+                raise ToxiproxyError(
+                    f"the toxiproxy-server at {ctx.toxiproxy.base_url} has no '{self.name}' toxic: "
+                    "it is a stock server", hint=STOCK_SERVER_HINT) from exc
+            raise
+
+    def traffic(self, ctx: FaultContext, fault: ActiveFault) -> dict[str, Any] | None:
+        """The toxic's own counters: requests it decided on, faulted, and non-HTTP connections."""
+        return read_traffic(ctx.toxiproxy.metrics(), ctx.proxy_for_edge(fault.target), fault.name)
+
+
+def read_traffic(exposition: str, proxy: str, toxic: str) -> dict[str, Any]:
+    """Sum the HTTP toxic counters of one toxic on one proxy from a /metrics exposition."""
+    counts = {"faulted": 0, "passed": 0, "not_http_connections": 0}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            labels = sample.labels
+            if labels.get("proxy") != proxy or labels.get("toxic") != toxic:
+                continue
+            if sample.name == "toxiproxy_http_requests_total" and labels.get("outcome") in counts:
+                counts[labels["outcome"]] += int(sample.value)
+            elif sample.name == "toxiproxy_http_passthrough_connections_total":
+                counts["not_http_connections"] += int(sample.value)
+    return {"requests": counts["faulted"] + counts["passed"], **counts}
+
+
+@register
+class HttpStatus(HttpToxicFault):
+    """Answers a share of requests with ``status`` (optional ``body``, ``retry_after`` s).
+
+    Upstream (the default): the request never reaches the upstream. Downstream: the upstream
+    handles it and its answer is replaced (the work was done; the caller is told it failed).
+    """
+
+    name = "http_status"
+    default_stream: ClassVar[Stream] = "upstream"
+
+    class Attributes(HttpAttributes):
+        status: int = Field(ge=200, le=599, description="the status to answer, e.g. 500, 503, 429")
+        body: str = Field("", max_length=1_000_000)
+        content_type: str = "text/plain; charset=utf-8"
+        retry_after: Seconds = Field(0, description="Retry-After in whole seconds; 0: no header")
+
+        _check_content_type = field_validator("content_type")(_no_line_breaks)
+
+
+@register
+class HttpAbort(HttpToxicFault):
+    """Cuts a share of messages after their head and ``body_bytes`` of body, closing the connection.
+
+    Downstream (the default): the client gets a status line, headers and a truncated body.
+    Upstream: the upstream gets a truncated request body, the client no answer.
+    """
+
+    name = "http_abort"
+    default_stream: ClassVar[Stream] = "downstream"
+
+    class Attributes(HttpAttributes):
+        body_bytes: int = Field(0, ge=0, description="body bytes let through before the cut")
+
+
+@register
+class HttpDelay(HttpToxicFault):
+    """Holds a share of requests (upstream, the default) or answers (downstream) for ``delay`` ms.
+
+    Other requests on the same kept-alive connection pass at once (the ``latency`` fault
+    slows a whole connection).
+    """
+
+    name = "http_delay"
+    default_stream: ClassVar[Stream] = "upstream"
+
+    class Attributes(HttpAttributes):
+        # Required: a zero delay would be a fault that does nothing while claiming to.
+        delay: Milliseconds = Field(gt=0)
+        jitter: Milliseconds = 0
+
+
+_FRAMING = {"content-length", "transfer-encoding"}
+
+
+@register
+class HttpHeader(HttpToxicFault):
+    """Sets (``action: set``) or removes (``action: remove``) header ``name`` on a share of messages.
+
+    Upstream (the default) changes requests, downstream changes answers.
+    """
+
+    name = "http_header"
+    default_stream: ClassVar[Stream] = "upstream"
+
+    class Attributes(HttpAttributes):
+        name: str = Field(pattern=r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$", description="the header field name")
+        action: Literal["set", "remove"] = "set"
+        value: str = ""
+
+        _check_value = field_validator("value")(_no_line_breaks)
+
+        @field_validator("name")
+        @classmethod
+        def _not_framing(cls, value: str) -> str:
+            if value.lower() in _FRAMING:
+                raise ValueError(f"{value} frames the body and cannot be changed (see http_abort)")
+            return value
