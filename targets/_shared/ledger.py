@@ -11,18 +11,15 @@ to the faulted dependency (amplification), or which writes were applied and how 
     app = Starlette(routes=[..., ledger.audit_route(lambda: {"charges": charges})],
                     middleware=[ledger.middleware()])
 
-The audit is taken after quiescence: ``GET /audit?quiet=2&max_wait=8`` answers once no call
-(other than health checks, metrics scrapes and audits) has arrived for 2 s, or after 8 s at
-most, saying which (``quiet_for_s``). A system that finishes work in the background after its
-load stops (a sweep charging pending orders) is audited when that work is done, without a
-fixed sleep that is too short on a busy machine and too long on an idle one.
+Effects a service keeps besides (charges, reservations) go in the same answer through
+``state``; the manifest's ``audits:`` read them again once the system has gone quiet (the
+harness's quiescence), so background work such as a sweep is done before they are judged.
 
 The record is in memory and bounded (``limit`` calls; later ones are counted, not kept):
 these are test targets, and a run lasts minutes.
 """
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any, Callable
 
@@ -33,8 +30,6 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 State = Callable[[], dict[str, Any]]
-# Calls that are not work: the harness's and Prometheus's own, and the audit itself.
-PASSIVE = ("/health", "/metrics", "/audit", "/_sidecar/health", "/_sidecar/metrics")
 
 
 class CallLedger:
@@ -42,22 +37,12 @@ class CallLedger:
         self.limit = limit
         self.calls: list[tuple[float, str, str]] = []
         self.dropped = 0
-        self.last_work = time.monotonic()
 
     def record(self, method: str, path: str) -> None:
-        if path not in PASSIVE:
-            self.last_work = time.monotonic()
         if len(self.calls) < self.limit:
             self.calls.append((round(time.time(), 4), method, path))
         else:
             self.dropped += 1
-
-    async def quiesce(self, quiet: float, max_wait: float) -> float:
-        """Wait until no work has arrived for ``quiet`` seconds (``max_wait`` at most); return the quiet time."""
-        deadline = time.monotonic() + max_wait
-        while (idle := time.monotonic() - self.last_work) < quiet and time.monotonic() < deadline:
-            await asyncio.sleep(min(0.1, quiet - idle))
-        return round(time.monotonic() - self.last_work, 3)
 
     def middleware(self) -> Middleware:
         return Middleware(_Recorder, ledger=self)
@@ -70,13 +55,7 @@ class CallLedger:
 
     def audit_route(self, state: State | None = None, path: str = "/audit") -> Route:
         async def audit(request: Request) -> JSONResponse:
-            try:
-                quiet = float(request.query_params.get("quiet", 0))
-                max_wait = float(request.query_params.get("max_wait", 8))
-            except ValueError:
-                return JSONResponse({"error": "quiet and max_wait are seconds"}, status_code=400)
-            quiet_for = await self.quiesce(quiet, max_wait) if quiet > 0 else None
-            return JSONResponse({**self.audit(state), "quiet_for_s": quiet_for})
+            return JSONResponse(self.audit(state))
 
         return Route(path, audit, methods=["GET"])
 
