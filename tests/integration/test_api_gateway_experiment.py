@@ -36,6 +36,7 @@ def test_no_failover_is_caught_by_the_failover_checks(run_experiment) -> None:
     assert run.check("one-attempt-timeout-at-most-while-b2-slow")["verdict"] == "passed"
 
 
+@pytest.mark.full  # the system's first defect runs in make test; the others under make test-full
 def test_no_deadline_is_caught_by_the_deadline_check(run_experiment) -> None:
     run = run_experiment(EXPERIMENT, "no-deadline")
     assert run.code == 1, run.explain()

@@ -38,6 +38,7 @@ def test_without_retries_transient_faults_reach_the_app(run_experiment) -> None:
     assert run.check("masks-resets")["evidence"]["examples"][0]["status"] == 503
 
 
+@pytest.mark.full  # the system's first defect runs in make test; the others under make test-full
 def test_without_timeouts_slow_connections_hold_requests_past_the_budget(run_experiment) -> None:
     run = run_experiment(EXPERIMENT, "no-timeout")
     assert run.code == 1, run.explain()
@@ -47,6 +48,7 @@ def test_without_timeouts_slow_connections_hold_requests_past_the_budget(run_exp
     assert evidence["slowest"][0]["ms"] >= 3500
 
 
+@pytest.mark.full  # the system's first defect runs in make test; the others under make test-full
 def test_an_app_that_waits_for_its_sidecar_does_not_fail_fast(run_experiment) -> None:
     run = run_experiment(EXPERIMENT, "app-waits-for-sidecar")
     assert run.code == 1, run.explain()
