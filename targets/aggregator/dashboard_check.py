@@ -5,6 +5,8 @@ the whole process for gevent).
 """
 from __future__ import annotations
 
+import zlib
+
 PARTS = ("profile", "orders", "loyalty")
 TIERS = ("bronze", "silver", "gold")
 STATUSES = {"ok", "timeout", "error"}
@@ -36,6 +38,14 @@ def inconsistency(doc, user_id: str | None = None) -> str | None:
     return None if user_id is None else content_problem(doc, str(user_id))
 
 
+def expected_parts(user_id: str) -> dict:
+    """What each part holds for ``user_id`` (the parts' data is a pure function of the id)."""
+    seed = zlib.crc32(user_id.encode())
+    return {"profile": {"user_id": user_id, "name": f"User {user_id}", "email": f"user{user_id}@example.test"},
+            "orders": [{"order_id": f"{user_id}-{i}", "total": round(10 + (seed + i) % 90 + 0.5, 2)} for i in range(seed % 4)],
+            "loyalty": {"tier": TIERS[seed % 3], "points": seed % 5000}}
+
+
 def content_problem(doc: dict, user_id: str) -> str | None:
     """Why a well-formed dashboard is not about ``user_id``, or None."""
     if str(doc.get("user_id")) != user_id:
@@ -49,4 +59,8 @@ def content_problem(doc: dict, user_id: str) -> str | None:
     if loyalty is not None and (not isinstance(loyalty, dict) or loyalty.get("tier") not in TIERS
                                 or not isinstance(loyalty.get("points"), int)):
         return f"loyalty is not a loyalty record: {str(loyalty)[:80]}"
+    want = expected_parts(user_id)
+    for name in PARTS:
+        if doc.get(name) is not None and doc[name] != want[name]:
+            return f"{name} of user {user_id} differs from what the part holds: {str(doc[name])[:80]}"
     return None

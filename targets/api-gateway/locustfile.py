@@ -30,7 +30,7 @@ class GatewayUser(FastHttpUser):
                 return
             if not isinstance(doc, dict) or doc.get("backend") != backend:
                 resp.failure(f"wrong answer: answer is not from backend '{backend}'")
-            elif not isinstance(doc.get("item"), dict) or doc["item"].get("id") != str(item):
+            elif doc.get("item") != {"id": str(item), "name": f"{backend}-item-{item}"}:
                 resp.failure(f"wrong answer: asked for item {item} of '{backend}', got {doc.get('item')!r}"[:200])
             else:
                 resp.success()

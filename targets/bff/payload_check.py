@@ -8,6 +8,20 @@ from __future__ import annotations
 STATUSES = {"ok", "timeout", "error"}
 
 
+def expected_rating(pid: int) -> dict:
+    """The rating summary of product ``pid``'s reviews, as the reviews backend holds them."""
+    ratings = [1 + (pid + n) % 5 for n in range(pid % 5 + 1)]
+    return {"count": len(ratings), "average": round(sum(ratings) / len(ratings), 2)}
+
+
+def expected_recommendations(pid: int) -> list[int]:
+    return [(pid * 7 + n) % 1000 for n in range(1, 6)]
+
+
+def expected_price(pid: int) -> float:
+    return round(5 + pid % 200 + 0.99, 2)
+
+
 def _envelope_problem(doc: dict, required_parts: set[str]) -> str | None:
     parts = doc.get("parts")
     if not isinstance(parts, dict) or not required_parts <= set(parts):
@@ -41,8 +55,10 @@ def web_page_problem(doc: object, pid: int | None = None) -> str | None:
         return problem
     if product["id"] != pid:
         return f"the page is about product {product['id']!r}, asked for {pid}"
+    if product["price"] != expected_price(pid):
+        return f"product {pid} costs {expected_price(pid)}, the page says {product['price']!r}"
     reviews = doc.get("reviews")
-    if reviews is not None and (not isinstance(reviews, list) or not reviews or any(
+    if reviews is not None and (not isinstance(reviews, list) or len(reviews) != pid % 5 + 1 or any(
             not isinstance(r, dict) or not str(r.get("text", "")).endswith(f" of {pid}") for r in reviews)):
         return f"the reviews are not product {pid}'s: {str(reviews)[:80]}"
     return None
@@ -63,10 +79,11 @@ def mobile_card_problem(doc: object, pid: int | None = None) -> str | None:
     if pid is not None:
         if doc["id"] != pid or doc["name"] != f"Product {pid}":
             return f"the card is about product {doc['id']!r} ({doc['name']!r}), asked for {pid}"
+        if doc["price"] != expected_price(pid):
+            return f"product {pid} costs {expected_price(pid)}, the card says {doc['price']!r}"
         rating, recs = doc.get("rating"), doc.get("recommended")
-        if rating is not None and (not isinstance(rating, dict) or not isinstance(rating.get("count"), int)
-                                   or rating["count"] < 1 or not 1 <= (rating.get("average") or 0) <= 5):
-            return f"the rating is not a rating of reviews: {rating!r}"
-        if recs is not None and (not isinstance(recs, list) or not all(isinstance(r, int) for r in recs)):
-            return f"the recommendations are not product ids: {recs!r}"
+        if rating is not None and rating != expected_rating(pid):
+            return f"the rating of product {pid} is {expected_rating(pid)}, the card says {rating!r}"
+        if recs is not None and recs != expected_recommendations(pid)[:3]:
+            return f"the recommendations for {pid} are {expected_recommendations(pid)[:3]}, the card says {recs!r}"
     return None

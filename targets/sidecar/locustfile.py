@@ -22,7 +22,8 @@ from locust import FastHttpUser, constant_throughput, task
 # Deterministic ids (no RNG to seed), cycling through 1..500.
 _ids = (1 + n % 500 for n in itertools.count())
 _unknown = (20_001 + n % 999 for n in itertools.count())
-_hot = (1 + n % 20 for n in itertools.count())
+HOT_ITEMS = 20
+_hot = (1 + n % HOT_ITEMS for n in itertools.count())
 _refs = itertools.count(1)
 
 
@@ -63,6 +64,9 @@ class ProductUser(FastHttpUser):
                 resp.failure(f"wrong answer: asked for product {pid}, got {doc.get('id')!r} {doc.get('name')!r}")
             elif not isinstance(doc.get("stock"), int) or doc["in_stock"] != (doc["stock"] > 0):
                 resp.failure(f"wrong answer: stock {doc.get('stock')!r} with in_stock {doc.get('in_stock')!r}")
+            elif pid > HOT_ITEMS and doc["stock"] != (pid * 7) % 13 + 500:
+                # Nobody reserves these: their stock is what inventory started with.
+                resp.failure(f"wrong answer: product {pid} has stock {(pid * 7) % 13 + 500}, answered {doc['stock']}")
             else:
                 resp.success()
 

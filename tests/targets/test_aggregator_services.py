@@ -60,8 +60,7 @@ def test_the_locustfile_judge_accepts_honest_answers_and_names_dishonest_ones() 
 
 
 def test_the_locustfile_judge_names_parts_about_someone_else() -> None:
-    mine = {**COMPLETE, "profile": {"user_id": "7", "name": "User 7"}, "orders": [{"order_id": "7-0", "total": 1.5}],
-            "loyalty": {"tier": "gold", "points": 12}}
+    mine = {**COMPLETE, **load_dashboard_check().expected_parts("7")}
     assert inconsistency(mine, "7") is None
     assert inconsistency(mine, "8") == "dashboard of user '7', asked for '8'"
     swapped = {**mine, "profile": {"user_id": "9", "name": "User 9"}}
@@ -69,6 +68,8 @@ def test_the_locustfile_judge_names_parts_about_someone_else() -> None:
     # Another part's data in a part's place (a fan-out that called the wrong part).
     assert inconsistency({**mine, "orders": [{"tier": "gold"}]}, "7").startswith("orders are not user 7's")
     assert inconsistency({**mine, "loyalty": {"user_id": "7"}}, "7").startswith("loyalty is not a loyalty record")
+    points = {**mine, "loyalty": {**mine["loyalty"], "points": mine["loyalty"]["points"] + 1}}
+    assert inconsistency(points, "7").startswith("loyalty of user 7 differs from what the part holds")
 
 
 @pytest.mark.integration
