@@ -21,10 +21,13 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any, Iterator, NoReturn, Sequence, TextIO, cast
+from typing import TYPE_CHECKING, Any, Iterator, NoReturn, Sequence, TextIO, cast
 
 from .console import safe_write
 from .errors import INTERNAL_ERROR_EXIT, EnvironmentProblem, HarnessError, InputError, RunInterrupted
+
+if TYPE_CHECKING:
+    from .system import SystemSpec
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="validate experiment files (and their systems) without running")
     val.add_argument("files", type=Path, nargs="+")
+    val.add_argument("--runtime", default="local",
+                     help="also check what that runtime needs (local: each service's program exists here)")
 
     ls = sub.add_parser("list", help="list target systems, their experiments and defects")
     ls.add_argument("--json", action="store_true")
@@ -77,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             args = build_parser().parse_args(argv)
             if args.command == "validate":
-                return cmd_validate(args.files)
+                return cmd_validate(args.files, args.runtime)
             if args.command == "list":
                 return cmd_list(args.json)
             if args.command == "clean":
@@ -131,13 +136,14 @@ def _flush_standard_streams() -> None:
         safe_write(stream, "")
 
 
-def cmd_validate(files: list[Path]) -> int:
+def cmd_validate(files: list[Path], runtime: str = "local") -> int:
     from .experiment import load_experiment
 
     worst = 0
     for f in files:
         try:
             exp = load_experiment(f)
+            _check_for_runtime(exp.target, runtime)
         except InputError as exc:
             err(exc.render())
             worst = 2
@@ -145,6 +151,14 @@ def cmd_validate(files: list[Path]) -> int:
         out(f"{f}: ok ({exp.name}: system {exp.target.name}, {len(exp.faults)} faults, {len(exp.checks)} checks, "
             f"{len(exp.steady_state.conditions)} steady-state conditions)")
     return worst
+
+
+def _check_for_runtime(system: SystemSpec, runtime: str) -> None:
+    """Local processes need their programs on this machine; containers bring their own."""
+    from .system_checks import check_local_commands
+
+    if runtime == "local":
+        check_local_commands(system)
 
 
 def cmd_list(as_json: bool) -> int:
@@ -207,6 +221,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Path("") is ".": the run would clear the run files of the current directory.
         raise InputError("--out: an empty path; name the run folder (it is created if missing)")
     exp = load_experiment(args.experiment)
+    _check_for_runtime(exp.target, args.runtime)
     # ignore_signals_after: once the reports are written, a signal must not turn the exit code
     # into another one than result.json's (the process only prints two lines and exits).
     opts = RunOptions(defect=args.defect, seed=args.seed, out=Path(args.out) if args.out is not None else None,

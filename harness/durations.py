@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -13,22 +14,34 @@ _PATTERN = re.compile(r"^(?P<num>\d+(?:\.\d+)?)(?P<unit>ms|s|m|h)$")
 _SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
+MAX_SECONDS = 30 * 24 * 3600.0
+"""30 days: longer than any run or timeout means; beyond it a typo (or an overflow downstream)."""
+
+
 def parse_duration(value: Any) -> float:
     """Return seconds. Raises ValueError with a message fit for a user."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration like '500ms', '10s' or '2m', got {value!r}")
     if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise ValueError(f"a duration must be a finite number of seconds, got {value!r}")
         if value < 0:
             raise ValueError(f"a duration cannot be negative, got {value!r}")
-        return float(value)
+        return _capped(float(value), value)
     if isinstance(value, str):
         m = _PATTERN.match(value.strip() if value.strip() == value else value)
         if m:
-            return float(m.group("num")) * _SCALE[m.group("unit")]
+            return _capped(float(m.group("num")) * _SCALE[m.group("unit")], value)
     raise ValueError(
         f"invalid duration {value!r}: write a number with a unit and no space, "
         "like '500ms', '10s', '2m' or '1h' (a bare number means seconds)"
     )
+
+
+def _capped(seconds: float, given: Any) -> float:
+    if seconds > MAX_SECONDS:
+        raise ValueError(f"a duration must be at most 30 days, got {given!r}")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:

@@ -16,9 +16,10 @@ from . import plugins
 from .catalog import builtin_systems, resolve_system
 from .checks.registry import check_types
 from .durations import Duration
-from .errors import InputError, Problems
+from .errors import InputError, Problem, Problems
 from .faults import FAULT_TYPES as fault_types
 from .faults.capabilities import explicit_server_problem
+from .load.locustfile_check import locustfile_problems
 from .model import Spec
 from .params import Derivation, DerivationError, derive
 from .registry import UnknownEntry
@@ -28,7 +29,7 @@ from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_y
 
 class LoadSpec(Spec):
     users: int = Field(10, ge=1, le=10_000)
-    spawn_rate: float = Field(10.0, gt=0)
+    spawn_rate: float = Field(10.0, gt=0, le=10_000)
     duration: Duration = Field(description="how long load runs; faults are timed from its start")
     user_classes: list[str] = Field(default_factory=list, description="Locust user classes; default: all in the locustfile")
     locustfile: str | None = Field(None, description="override the system's locustfile (relative to the experiment)")
@@ -37,7 +38,7 @@ class LoadSpec(Spec):
 
 
 class FaultSpec(Spec):
-    name: str | None = Field(None, pattern=NAME_PATTERN)
+    name: str | None = Field(None, pattern=NAME_PATTERN, max_length=64)
     type: str
     edge: str | None = None
     service: str | None = None
@@ -58,7 +59,7 @@ class CheckSpec(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     type: str
-    name: str | None = None
+    name: str | None = Field(None, max_length=120)
     description: str = ""
 
     parsed_params: Any = Field(None, exclude=True)
@@ -81,7 +82,7 @@ class SteadyStateSpec(Spec):
 
 
 class ExperimentSpec(Spec):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=64)
     description: str = ""
     system: str
     seed: int = 0
@@ -119,13 +120,7 @@ def parse_experiment(doc: YamlDocument) -> ExperimentSpec:
     exp.path = doc.path.resolve()
     problems = Problems(file=file)
 
-    manifest = resolve_system(exp.system, exp.path.parent)
-    if manifest is None:
-        known = ", ".join(builtin_systems()) or "none"
-        problems.add("system", f"unknown system '{exp.system}': not a manifest path and not a built-in system; built-in: {known}",
-                     doc.line_of(("system",)))
-        raise InputError(problems.items, file=problems.file)
-    exp.system_spec = load_system(manifest)  # its own errors name the manifest file
+    exp.system_spec = _load_target(exp, doc)
     plugins.load_for(exp.target)
 
     _validate_load(exp, doc, problems)
@@ -138,11 +133,41 @@ def parse_experiment(doc: YamlDocument) -> ExperimentSpec:
     return exp
 
 
+def _load_target(exp: ExperimentSpec, doc: YamlDocument) -> SystemSpec:
+    """The manifest ``system:`` names; its problems are reported under this file's ``system`` field too."""
+    here = Problem(path="system", message="", line=doc.line_of(("system",)))
+    try:
+        manifest = resolve_system(exp.system, exp.path.parent)
+    except (OSError, ValueError) as exc:  # a name too long for the file system, ...
+        here.message = f"{exp.system[:120]!r} is not a usable path: {getattr(exc, 'strerror', None) or exc}"
+        raise InputError([here], file=str(doc.path)) from None
+    if manifest is None:
+        known = ", ".join(builtin_systems()) or "none"
+        here.message = (f"unknown system {exp.system[:120]!r}: not a manifest path and not a built-in system; "
+                        f"built-in: {known}")
+        raise InputError([here], file=str(doc.path))
+    try:
+        return load_system(manifest)
+    except InputError as exc:
+        n = len(exc.problems)
+        here.message = f"the system manifest {manifest} is invalid ({n} problem{'s' if n > 1 else ''} below)"
+        inner = [Problem(p.path, p.message, p.line, file=p.file or exc.file) for p in exc.problems]
+        raise InputError([here, *inner], file=str(doc.path)) from None
+
+
 def _validate_load(exp: ExperimentSpec, doc: YamlDocument, problems: Problems) -> None:
+    locustfile = exp.target.locustfile_path
+    field: tuple[str | int, ...] = ("load", "user_classes")
     if exp.load.locustfile:
-        p = exp.path.parent / exp.load.locustfile
-        if not p.is_file():
-            problems.add("load.locustfile", f"no such file: {p}", doc.line_of(("load", "locustfile")))
+        locustfile = exp.path.parent / exp.load.locustfile
+        field = ("load", "locustfile")
+        if not locustfile.is_file():
+            problems.add("load.locustfile", f"no such file: {locustfile}", doc.line_of(field))
+            return
+    for line, message in locustfile_problems(locustfile, exp.load.user_classes):
+        where = field if "user class" in message else ("load", "locustfile") if exp.load.locustfile else ("system",)
+        problems.add(format_loc(where), message + (f" (line {line})" if line and "line" not in message else ""),
+                     doc.line_of(where))
 
 
 def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems) -> None:

@@ -18,7 +18,9 @@ def _field_names(cls: type[BaseModel]) -> list[str]:
 class Spec(BaseModel):
     """A typed piece of an input file. Unknown fields fail with the known ones listed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True)
+    # allow_inf_nan=False: "nan" or "inf" (as text) in a bound or a rate would compare false with
+    # everything and pass or never end; the YAML reader already refuses .nan and .inf.
+    model_config = ConfigDict(extra="forbid", frozen=False, populate_by_name=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod

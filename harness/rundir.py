@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from pathlib import Path
 
 from .errors import InputError
@@ -28,10 +29,16 @@ def prepare_run_dir(out: Path | str) -> Path:
         path = Path(raw).expanduser().resolve()
     except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
         raise InputError(f"--out {raw!r}: not a usable path ({exc})") from None
-    if path.exists() and not path.is_dir():
-        what = "a file" if path.is_file() else "not a directory (a device, a FIFO or a socket)"
+    try:
+        mode: int | None = path.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:  # too long, a loop, a parent that is a file, no permission
+        raise InputError(f"--out {raw}: {_reason(exc)}") from None
+    if mode is not None and not stat.S_ISDIR(mode):
+        what = "a file" if stat.S_ISREG(mode) else "not a directory (a device, a FIFO or a socket)"
         raise InputError(f"--out {raw}: is {what}; the run folder must be a directory")
-    if path.is_dir():
+    if mode is not None:
         _check_reusable(path, raw)
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -39,10 +46,14 @@ def prepare_run_dir(out: Path | str) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        reason = {errno.ENAMETOOLONG: "the path is too long"}.get(exc.errno or 0, exc.strerror or str(exc))
-        raise InputError(f"--out {raw}: cannot create or write the run folder: {reason}") from None
+        raise InputError(f"--out {raw}: cannot create or write the run folder: {_reason(exc)}") from None
     _clear_previous_run(path)
     return path
+
+
+def _reason(exc: OSError) -> str:
+    return {errno.ENAMETOOLONG: "the path is too long", errno.ENOTDIR: "a part of the path is a file"}.get(
+        exc.errno or 0, exc.strerror or str(exc))
 
 
 def _check_reusable(path: Path, raw: str) -> None:

@@ -134,6 +134,8 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                     guard.raising = False  # the last statement: a signal before it is raised here, after it noted
                 except BaseException as exc:  # noqa: BLE001 - every ending gets a status, then the same clean-up
                     guard.raising = False
+                    if isinstance(exc, InputError) and exc.file is None:  # found while deploying: the manifest's
+                        exc.file = str(system.directory / "system.yaml")
                     _record_ending(result, exc, parts.journal, ev)
             except RunInterrupted as exc:  # a signal that landed before the line above switched raising off
                 _record_ending(result, exc, parts.journal, ev)

@@ -7,7 +7,6 @@ write one for their own services.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
@@ -18,11 +17,10 @@ from .errors import InputError, Problems
 from .invariants.spec import AuditSpec, InvariantSpec, QuiescenceSpec
 from .model import Spec
 from .params import Parameter
+from .system_checks import check_system
 from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_yaml
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
-PARAM_REF = re.compile(r"\{params\.([A-Za-z_][A-Za-z0-9_]*)")
-"""``{params.NAME}`` (or ``{params.NAME.ms}``) in a command or an env value."""
 EVENT_PREFIX = "@harness-event "
 """A service reports a resilience event by printing this prefix and a JSON object on one line."""
 
@@ -31,7 +29,7 @@ class HealthSpec(Spec):
     type: Literal["http", "tcp"] = "http"
     path: str = "/health"
     timeout: Duration = Field(30.0, description="how long to wait for the service to become healthy")
-    interval: Duration = 0.1
+    interval: Duration = Field(0.1, gt=0, description="time between two health probes")
 
 
 class UpstreamSpec(Spec):
@@ -48,7 +46,7 @@ class ServiceSpec(Spec):
     command: list[str] = Field(min_length=1)
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
-    port: int | None = Field(None, description="port inside a container; the local runtime picks a free one")
+    port: int | None = Field(None, ge=1, le=65535, description="port inside a container; the local runtime picks a free one")
     health: HealthSpec = Field(default_factory=HealthSpec)
     upstreams: list[UpstreamSpec] = Field(default_factory=list)
     metrics: str | None = None
@@ -94,7 +92,7 @@ class Edge(Spec):
 
 
 class SystemSpec(Spec):
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=64)
     description: str = ""
     locustfile: str
     entry: str = Field(description="the service Locust sends load to")
@@ -179,6 +177,7 @@ def parse_system(doc: YamlDocument) -> SystemSpec:
         raise InputError(problems_from_validation(exc, doc), file=str(doc.path)) from None
     system.directory = doc.path.resolve().parent
     problems = Problems(file=str(doc.path))
+    check_system(system, doc, problems)
     if not system.locustfile_path.is_file():
         problems.add("locustfile", f"no such file: {system.locustfile_path}", doc.line_of(("locustfile",)))
     for plugin in system.plugins:
@@ -210,16 +209,7 @@ def _validate_effects(system: SystemSpec, doc: YamlDocument, problems: Problems)
                 what = "is not a duration" if p is not None else "is not a parameter"
                 problems.add(format_loc(loc), f"'{up.timeout_param}' {what}; duration parameters: {known}",
                              doc.line_of(loc))
-    templates: list[tuple[tuple[str | int, ...], str]]
-    templates = [(("services", s, "command", i), a) for s, svc in system.services.items() for i, a in enumerate(svc.command)]
-    templates += [(("services", s, "env", k), v) for s, svc in system.services.items() for k, v in svc.env.items()]
-    templates += [(("defects", d, "env", s, k), v) for d, spec in system.defects.items()
-                  for s, env in spec.env.items() for k, v in env.items()]
-    for loc, text in templates:
-        for ref in PARAM_REF.findall(text):
-            if ref not in params:
-                problems.add(format_loc(loc), f"{{params.{ref}}}: no parameter '{ref}'; parameters: "
-                             f"{', '.join(params) or 'none (declare them under parameters:)'}", doc.line_of(loc))
+    # {params.NAME} in templates: checked with every other placeholder (system_checks.py).
     for aname, audit in system.audits.items():
         src = audit.source
         if src.service not in system.services:

@@ -4,12 +4,13 @@
 #
 #   harness/base:bookworm      debootstrap (minbase + python3, venv, pip, postgresql), `docker import`ed
 #   harness/targets:latest     docker/targets.Dockerfile FROM that base, with wheels built on the host
-#   harness/toxiproxy:2.12.0   FROM scratch, our own static (CGO_ENABLED=0) toxiproxy-server build
+#   harness/toxiproxy:2.12.0   FROM scratch, our toxiproxy-server (toxiproxy/: Toxiproxy + HTTP toxics), static
 #   harness/prometheus:latest  Debian's prometheus package on the base, built with --network host
 #
 # With a normal Docker install you do not need this script: `docker build -f
-# docker/targets.Dockerfile -t harness/targets:latest .` builds FROM python:3.11-slim, and the
-# public ghcr.io/shopify/toxiproxy:2.12.0 and prom/prometheus images are pulled.
+# docker/targets.Dockerfile -t harness/targets:latest .` builds FROM python:3.11-slim, `docker build
+# -f docker/toxiproxy.Dockerfile -t harness/toxiproxy:2.12.0 .` builds ours with the Go image, and
+# the public prom/prometheus image is pulled.
 #
 # Overrides (environment):
 #   HARNESS_BASE_IMAGE   use this base instead of building harness/base:bookworm (e.g. python:3.11-slim)
@@ -17,6 +18,7 @@
 #   IMAGES               which to build, space-separated (default: "base targets toxiproxy prometheus")
 #   REBUILD_BASE=1       rebuild the base even if it exists (it takes a minute or two)
 #   HARNESS_TARGET_IMAGE the targets image's tag (default harness/targets:latest), as the runtime reads it
+#   HARNESS_TOXIPROXY_IMAGE the Toxiproxy image's tag (default harness/toxiproxy:2.12.0), as the runtime reads it
 # Needs: a running Docker daemon, root (debootstrap), Go >= 1.23, the project's .venv.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,6 +29,7 @@ MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 TOXIPROXY_VERSION="${TOXIPROXY_VERSION:-2.12.0}"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 TARGET_IMAGE="${HARNESS_TARGET_IMAGE:-harness/targets:latest}"
+TOXIPROXY_IMAGE="${HARNESS_TOXIPROXY_IMAGE:-harness/toxiproxy:$TOXIPROXY_VERSION}"
 # The Dockerfiles are plain (no BuildKit syntax); the classic builder works with every engine
 # and every CLI (a newer CLI without the buildx plugin refuses BuildKit builds).
 export DOCKER_BUILDKIT=0
@@ -73,14 +76,17 @@ fi
 if want toxiproxy; then
   CTX="$(mktemp -d /tmp/harness-toxiproxy.XXXXXX)"
   command -v go >/dev/null || { echo "build-images: Go (>= 1.23) is needed to build toxiproxy-server" >&2; exit 3; }
-  say "static toxiproxy-server v$TOXIPROXY_VERSION (CGO_ENABLED=0: nothing to link in a scratch image)"
-  CGO_ENABLED=0 GOBIN="$CTX" go install -ldflags "-X github.com/Shopify/toxiproxy/v2.Version=$TOXIPROXY_VERSION" \
-    "github.com/Shopify/toxiproxy/v2/cmd/server@v$TOXIPROXY_VERSION"
-  mv "$CTX/server" "$CTX/toxiproxy-server"
-  cp docker/toxiproxy.Dockerfile "$CTX/Dockerfile"
-  docker build --quiet -t "harness/toxiproxy:$TOXIPROXY_VERSION" "$CTX" >/dev/null
+  say "toxiproxy-server from toxiproxy/ (Toxiproxy v$TOXIPROXY_VERSION + HTTP toxics), static (CGO_ENABLED=0)"
+  (cd toxiproxy && CGO_ENABLED=0 go build -trimpath -o "$CTX/toxiproxy-server" .)
+  # docker/toxiproxy.Dockerfile's final stage, fed the binary built here (its build stage needs
+  # the Go image, which cannot be pulled without a registry).
+  sed -n '/^FROM scratch/,$p' docker/toxiproxy.Dockerfile \
+    | sed 's|^COPY --from=build /toxiproxy-server /toxiproxy|COPY toxiproxy-server /toxiproxy|' >"$CTX/Dockerfile"
+  grep -q '^COPY toxiproxy-server /toxiproxy' "$CTX/Dockerfile" \
+    || { echo "build-images: docker/toxiproxy.Dockerfile has no final 'FROM scratch' stage copying /toxiproxy" >&2; exit 1; }
+  docker build --quiet -t "$TOXIPROXY_IMAGE" "$CTX" >/dev/null
   rm -rf "$CTX"
-  say "built harness/toxiproxy:$TOXIPROXY_VERSION"
+  say "built $TOXIPROXY_IMAGE ($(docker run --rm "$TOXIPROXY_IMAGE" -version | awk '{print $NF}'))"
 fi
 
 if want prometheus; then

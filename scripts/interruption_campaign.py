@@ -18,13 +18,14 @@ bookkeeping:
     directories  no PostgreSQL data directory of the run, no Prometheus storage, no state file
     files        journal.jsonl, result.json, junit.xml, report.html present and parseable
 
-    python scripts/interruption_campaign.py --runs 100 --parallel 2 --seed 1 --json campaign.json
+    python scripts/interruption_campaign.py --runs 110 --seed 1 --json campaign.json
 
 The test suite runs a short form of it (tests/integration/test_interruption_campaign.py).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html.parser
 import json
 import os
@@ -198,7 +199,21 @@ class Console:
         return False
 
 
-def run_case(case: Case, experiment: Path, workdir: Path, env: dict[str, str], timeout: float = 180.0) -> Outcome:
+def run_case(case: Case, experiment: Path, workdir: Path, env: dict[str, str], timeout: float = 180.0,
+             slots: bool = False) -> Outcome:
+    """One case; with ``slots``, it holds one of the machine-wide experiment slots while it runs
+    (tests/slots.py: real experiments on a shared machine queue instead of starving each other)."""
+    holder: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+    if slots:
+        sys.path.insert(0, str(ROOT / "tests"))
+        from slots import experiment_slot
+
+        holder = experiment_slot()
+    with holder:
+        return _run_case(case, experiment, workdir, env, timeout)
+
+
+def _run_case(case: Case, experiment: Path, workdir: Path, env: dict[str, str], timeout: float) -> Outcome:
     outcome = Outcome(case)
     out = workdir / f"case-{case.number:03d}"
     marker = f"{os.getpid()}-{case.number}-{random.random():.12f}"
@@ -461,8 +476,9 @@ def _is_json(line: str) -> bool:
 
 def plan(runs: int, experiments: list[str], rng: random.Random) -> list[Case]:
     """Every (action, phase) pair in turn, experiments round-robin, random moments."""
-    pairs = [(a, p) for a in ACTIONS for p in PHASES]
-    rng.shuffle(pairs)
+    # Every action in every phase once per 30 cases; every action once per 5 (a short campaign too).
+    orders = {a: rng.sample(PHASES, len(PHASES)) for a in ACTIONS}
+    pairs = [(a, orders[a][r]) for r in range(len(PHASES)) for a in ACTIONS]
     cases = []
     for i in range(runs):
         action, phase = pairs[i % len(pairs)]
@@ -481,15 +497,15 @@ def prepare(names: list[str], workdir: Path, load_s: float) -> dict[str, Path]:
     return paths
 
 
-def campaign(runs: int, names: list[str], workdir: Path, parallel: int = 2, seed: int = 1, load_s: float = 8.0,
-             progress: bool = False) -> list[Outcome]:
+def campaign(runs: int, names: list[str], workdir: Path, parallel: int = 1, seed: int = 1, load_s: float = 8.0,
+             progress: bool = False, slots: bool = False) -> list[Outcome]:
     rng = random.Random(seed)
     experiments = prepare(names, workdir, load_s)
     env = {k: v for k, v in os.environ.items() if k != MARKER}
     cases = plan(runs, names, rng)
 
     def one(case: Case) -> Outcome:
-        o = run_case(case, experiments[case.experiment], workdir, env)
+        o = run_case(case, experiments[case.experiment], workdir, env, slots=slots)
         if progress:
             mark = "ok " if o.ok else "BAD"
             print(f"{mark} #{case.number:3d} {case.experiment:22s} {case.action:13s} in {o.phase_hit or '-':8s} "
@@ -517,7 +533,8 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=100)
-    ap.add_argument("--parallel", type=int, default=2)
+    ap.add_argument("--parallel", type=int, default=1,
+                    help="cases at once; each holds one of the machine's experiment slots (tests/slots.py)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--load", type=float, default=8.0, help="seconds of load in every shortened experiment")
     ap.add_argument("--systems", default="tiny,circuit-breaker,cqrs,saga,sidecar,aggregator,api-gateway,"
@@ -528,7 +545,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     workdir = args.workdir or Path(__import__("tempfile").mkdtemp(prefix="interruption-campaign-"))
     began = time.monotonic()
-    outcomes = campaign(args.runs, args.systems.split(","), workdir, args.parallel, args.seed, args.load, progress=True)
+    outcomes = campaign(args.runs, args.systems.split(","), workdir, args.parallel, args.seed, args.load, progress=True,
+                        slots=True)
     report = summary(outcomes)
     report["wall_seconds"] = round(time.monotonic() - began, 1)
     print(json.dumps({k: v for k, v in report.items() if k != "problems"}, indent=2))

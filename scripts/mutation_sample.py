@@ -1,189 +1,179 @@
-"""Code mutation of a target's resilience module, with the system's experiments as the killing tests.
+"""Code mutation over a target's resilience modules, with the real experiments as the killing tests.
 
-A sampled budget, because every test is a real experiment (about a minute): cosmic-ray (PyPI,
-``pip install -e '.[mutation]'``) enumerates every mutation its operators can make in the module
-(a comparison flipped, a constant changed, a condition negated, a loop emptied, ...); this script
-draws ``--sample`` of them with ``--seed``, and for each one copies ``targets/`` to a temporary
-directory, writes the mutated module there (never into the checkout), points the harness at the
-copy with ``HARNESS_TARGETS`` and runs the experiments in the order given until one fails:
+Cosmic Ray (PyPI ``cosmic-ray``) enumerates every mutation of the named modules (a comparison
+flipped, a number changed, a ``break`` turned into ``continue``, an exception type swapped...). A
+run of all of them would take days at ~1 minute per experiment, so this script keeps a seeded
+random SAMPLE of them and has Cosmic Ray execute only those. Each mutation is applied to a copy of
+``targets/`` (never to the checkout), and the "test suite" is the system's experiments run through
+the real CLI against that copy (``HARNESS_TARGETS``), one after another until one fails:
 
-    killed      an experiment exited 1 with a failed check, a deviated steady state or an aborted run
-    crashed     the mutated service would not start (exit 3): killed by any test, counted apart
-    unknown     exited 1, but only because checks were unknown
+    killed      an experiment exited 1 (a check failed, or steady state deviated)
+    crashed     an experiment exited 2/3 or timed out: the mutant broke the service outright
+                (counted as killed, reported apart: no check had to notice anything)
     survived    every experiment passed
-    error       the harness could not run (exit 2, or anything else): not counted
 
-Each experiment holds one of the machine-wide test slots (tests/slots.py), like the test suite.
+Usage (from the repository root, with the project's venv and ``pip install -e '.[mutation]'``)::
 
-    .venv/bin/python scripts/mutation_sample.py targets/_shared/breaker.py \\
-        experiments/circuit-breaker.yaml experiments/circuit-breaker-payments-unwell.yaml \\
-        --sample 25 --seed 1 --out reports/mutation-breaker.json
-    .venv/bin/python scripts/mutation_sample.py targets/api-gateway/replicas.py --list   # every mutation
+    .venv/bin/python scripts/mutation_sample.py targets/saga/saga_flow.py targets/saga/orchestrator.py \\
+        --experiment experiments/saga.yaml --experiment experiments/saga-orchestrator-killed.yaml \\
+        --sample 30 --seed 1 --out reports/mutation-saga.json
 
-The mutation score is killed (crashed included) over the judged mutants (killed, crashed, unknown,
-survived); the JSON keeps every mutant's operator, line, diff and the checks that failed.
+Prints the score and every surviving mutant as a diff; writes the same to ``--out`` (JSON).
 """
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import random
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from slots import experiment_slot  # noqa: E402  (one of the machine-wide experiment slots, as tests take)
+MARK = "@@mutation-experiment "
 
 
-@dataclass
-class Mutation:
-    index: int
-    operator: str
-    occurrence: int
-    line: int
-    definition: str | None
-
-
-@dataclass
-class MutantRun:
-    mutation: Mutation
-    outcome: str = "survived"
-    killed_by: str | None = None
-    failed_checks: list[str] = field(default_factory=list)
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    diff: str = ""
-    seconds: float = 0.0
-
-
-def enumerate_mutations(module: Path) -> list[Mutation]:
-    try:
-        from cosmic_ray.commands.init import _all_work_items
-    except ImportError:
-        raise SystemExit("cosmic-ray is not installed: .venv/bin/pip install -e '.[mutation]'") from None
-    found = []
-    for i, item in enumerate(_all_work_items([module], {})):
-        m = item.mutations[0]
-        found.append(Mutation(i, m.operator_name, m.occurrence, m.start_pos[0], m.definition_name))
-    return found
-
-
-def mutated_source(module: Path, m: Mutation) -> str | None:
-    import cosmic_ray.plugins
-    from cosmic_ray.mutating import mutate_code
-
-    operator = cosmic_ray.plugins.get_operator(m.operator)()
-    return mutate_code(module.read_text(encoding="utf-8"), operator, m.occurrence)
-
-
-def run_experiment(experiment: str, targets: Path, out: Path, timeout: float) -> dict[str, Any]:
-    from slots import experiment_slot
-
+def run_experiments(targets: Path, experiments: list[str], timeout: float) -> int:
+    """The Cosmic Ray test command: run each experiment until one fails; exit with its code."""
     env = {**os.environ, "HARNESS_TARGETS": str(targets)}
-    cmd = [str(ROOT / ".venv" / "bin" / "harness"), "run", str(ROOT / experiment), "--out", str(out), "--quiet"]
-    started = time.monotonic()
-    with experiment_slot():
-        try:
-            code = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout).returncode
-        except subprocess.TimeoutExpired:
-            code = -1
-    result: dict[str, Any] = {}
-    if (out / "result.json").is_file():
-        result = json.loads((out / "result.json").read_text())
-    checks = result.get("checks", [])
-    return {"experiment": experiment, "exit_code": code, "status": result.get("status"),
-            "failed": [c["name"] for c in checks if c["verdict"] == "failed"],
-            "unknown": [c["name"] for c in checks if c["verdict"] == "unknown"],
-            "seconds": round(time.monotonic() - started, 1)}
+    work = Path(tempfile.mkdtemp(prefix="mutation-run-"))
+    try:
+        for exp in experiments:
+            out = work / Path(exp).stem
+            with experiment_slot():
+                started = time.monotonic()
+                try:
+                    code = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(ROOT / exp), "--out", str(out),
+                                           "--quiet"], cwd=ROOT, env=env, capture_output=True, text=True,
+                                          timeout=timeout).returncode
+                except subprocess.TimeoutExpired:
+                    code = 124
+            failed: list[str] = []
+            result = out / "result.json"
+            if result.exists():
+                checks = json.loads(result.read_text()).get("checks", [])
+                failed = [c["name"] for c in checks if c["verdict"] != "passed"]
+            print(MARK + json.dumps({"experiment": exp, "exit": code, "seconds": round(time.monotonic() - started, 1),
+                                     "not_passed": failed}), flush=True)
+            if code != 0:
+                return code
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def judge(module: Path, m: Mutation, experiments: list[str], timeout: float) -> MutantRun:
-    run = MutantRun(m)
-    started = time.monotonic()
-    code = mutated_source(module, m)
-    if code is None:
-        run.outcome = "error"
-        return run
-    rel = module.resolve().relative_to(ROOT / "targets")
-    original = module.read_text(encoding="utf-8")
-    run.diff = "".join(difflib.unified_diff(original.splitlines(True), code.splitlines(True),
-                                            f"a/targets/{rel}", f"b/targets/{rel}", n=1))
-    with tempfile.TemporaryDirectory(prefix="mutation-") as tmp:
-        targets = Path(tmp) / "targets"
-        shutil.copytree(ROOT / "targets", targets, ignore=shutil.ignore_patterns("__pycache__"))
-        (targets / rel).write_text(code, encoding="utf-8")
-        for experiment in experiments:
-            r = run_experiment(experiment, targets, Path(tmp) / Path(experiment).stem, timeout)
-            run.runs.append(r)
-            if r["exit_code"] == 1 and (r["failed"] or r["status"] == "aborted"):
-                run.outcome, run.killed_by, run.failed_checks = "killed", experiment, r["failed"]
-                break
-            if r["exit_code"] == 3:
-                run.outcome, run.killed_by = "crashed", experiment
-                break
-            if r["exit_code"] == 1:
-                run.outcome = "unknown"
-            elif r["exit_code"] != 0:
-                run.outcome = "error"
-                break
-    run.seconds = round(time.monotonic() - started, 1)
-    return run
+def _session(config: Path, session: Path) -> None:
+    subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "init", str(config), str(session)], check=True, cwd=ROOT)
+
+
+def _sample(session: Path, size: int, seed: int) -> tuple[int, list[str]]:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        items = sorted(db.work_items, key=lambda w: w.job_id)
+        # Seeded and independent of Cosmic Ray's random job ids: order by where the mutation is.
+        items.sort(key=lambda w: (str(w.mutations[0].module_path), w.mutations[0].start_pos, w.mutations[0].operator_name,
+                                  w.mutations[0].occurrence))
+        keep = set(w.job_id for w in random.Random(seed).sample(items, min(size, len(items))))
+        skipped = [w.job_id for w in items if w.job_id not in keep]
+        db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
+        return len(items), sorted(keep)
+
+
+def _results(session: Path, copy: Path) -> list[dict[str, Any]]:
+    from cosmic_ray.work_db import WorkDB, use_db
+    from cosmic_ray.work_item import WorkerOutcome
+
+    out = []
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            m = item.mutations[0]
+            runs = [json.loads(line[len(MARK):]) for line in (result.output or "").splitlines() if line.startswith(MARK)]
+            last = runs[-1] if runs else {}
+            if result.test_outcome is not None and result.test_outcome.value == "survived":
+                verdict = "survived"
+            elif last.get("exit") == 1:
+                verdict = "killed"
+            else:
+                verdict = "crashed"
+            out.append({"module": str(Path(m.module_path).relative_to(copy)), "operator": m.operator_name,
+                        "occurrence": m.occurrence, "line": m.start_pos[0], "definition": m.definition_name,
+                        "verdict": verdict, "killed_by": (f"{last.get('experiment')}: {', '.join(last.get('not_passed', []))}"
+                                                          if verdict == "killed" else None),
+                        "runs": runs, "diff": result.diff or ""})
+    return sorted(out, key=lambda r: (r["module"], r["line"]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("module", type=Path, help="the module to mutate, under targets/")
-    ap.add_argument("experiments", nargs="*", help="killing experiments, cheapest or strongest first")
-    ap.add_argument("--sample", type=int, default=20, help="mutants drawn (default 20)")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per experiment run")
-    ap.add_argument("--list", action="store_true", help="list every mutation and exit")
-    ap.add_argument("--out", type=Path, help="JSON results")
-    args = ap.parse_args(argv)
-    module = args.module.resolve()
-    if not module.is_file() or ROOT / "targets" not in module.parents:
-        ap.error(f"{args.module}: not a file under targets/")
-    mutations = enumerate_mutations(module)
-    if args.list:
-        for m in mutations:
-            print(f"{m.index:4d}  line {m.line:4d}  {m.definition or '-':28s} {m.operator} #{m.occurrence}")
-        print(f"{len(mutations)} mutations")
-        return 0
-    if not args.experiments:
-        ap.error("name the killing experiments")
-    sample = sorted(random.Random(args.seed).sample(mutations, min(args.sample, len(mutations))), key=lambda m: m.index)
-    results: list[MutantRun] = []
-    for n, m in enumerate(sample, 1):
-        r = judge(module, m, args.experiments, args.timeout)
-        results.append(r)
-        print(f"[{n}/{len(sample)}] {r.outcome:8s} line {m.line:4d} {m.operator.split('/')[-1]} #{m.occurrence} "
-              f"({m.definition}) {r.killed_by or ''} {', '.join(r.failed_checks[:3])}", flush=True)
-        if args.out:
-            _write(args.out, module, mutations, sample, results, args)
-    judged = [r for r in results if r.outcome in ("killed", "crashed", "unknown", "survived")]
-    killed = sum(r.outcome in ("killed", "crashed") for r in judged)
-    print(f"mutation score: {killed}/{len(judged)} killed ({killed / len(judged):.0%})" if judged else "nothing judged")
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("modules", nargs="*", help="files under targets/ to mutate")
+    p.add_argument("--experiment", action="append", default=[], help="experiment file (repeatable), in the order to run")
+    p.add_argument("--sample", type=int, default=30, help="how many mutations to run (seeded random sample)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--timeout", type=float, default=600.0, help="per experiment, seconds")
+    p.add_argument("--out", type=Path, help="write the results here (JSON)")
+    p.add_argument("--run-experiments", metavar="TARGETS", help=argparse.SUPPRESS)  # the test command itself
+    args = p.parse_args(argv)
+    if args.run_experiments:
+        return run_experiments(Path(args.run_experiments), args.experiment, args.timeout)
+    if not args.modules or not args.experiment:
+        p.error("give the modules to mutate and at least one --experiment")
+
+    work = Path(tempfile.mkdtemp(prefix="mutation-"))
+    try:
+        copy = work / "targets"
+        shutil.copytree(ROOT / "targets", copy, ignore=shutil.ignore_patterns("__pycache__"))
+        modules = [copy / Path(m).relative_to("targets") for m in args.modules]
+        test = [sys.executable, str(Path(__file__).resolve()), "--run-experiments", str(copy), "--timeout", str(args.timeout)]
+        for exp in args.experiment:
+            test += ["--experiment", exp]
+        config = work / "cosmic-ray.toml"
+        config.write_text("[cosmic-ray]\n"
+                          f"module-path = {json.dumps([str(m) for m in modules])}\n"
+                          f"timeout = {args.timeout * len(args.experiment) + 60}\n"
+                          "excluded-modules = []\n"
+                          f"test-command = {json.dumps(shlex.join(test))}\n"
+                          "[cosmic-ray.distributor]\nname = \"local\"\n")
+        session = work / "session.sqlite"
+        _session(config, session)
+        total, sampled = _sample(session, args.sample, args.seed)
+        print(f"{total} mutations of {', '.join(args.modules)}; running a sample of {len(sampled)} (seed {args.seed})",
+              flush=True)
+        started = time.monotonic()
+        subprocess.run([sys.executable, "-m", "cosmic_ray.cli", "exec", str(config), str(session)], check=True, cwd=ROOT)
+        results = _results(session, copy)
+    finally:
+        shutil.rmtree(work / "targets", ignore_errors=True)
+    killed = sum(r["verdict"] == "killed" for r in results)
+    crashed = sum(r["verdict"] == "crashed" for r in results)
+    survived = [r for r in results if r["verdict"] == "survived"]
+    score = (killed + crashed) / len(results) if results else 0.0
+    summary = {"modules": args.modules, "experiments": args.experiment, "mutations_total": total, "sampled": len(results),
+               "seed": args.seed, "killed": killed, "crashed": crashed, "survived": len(survived),
+               "score": round(score, 3), "hours": round((time.monotonic() - started) / 3600, 2), "results": results}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(summary, indent=2))
+    for r in results:
+        print(f"{r['verdict']:9} {r['module']}:{r['line']} {r['operator']} ({r['definition']}) {r['killed_by'] or ''}")
+    print(f"\nmutation score {score:.0%}: {killed} killed by a check, {crashed} crashed, {len(survived)} survived "
+          f"of {len(results)} sampled ({total} in all)")
+    for r in survived:
+        print(f"\n--- survived: {r['module']}:{r['line']} {r['operator']}\n{r['diff']}")
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
-def _write(out: Path, module: Path, mutations: list[Mutation], sample: list[Mutation], results: list[MutantRun],
-           args: argparse.Namespace) -> None:
-    judged = [r for r in results if r.outcome in ("killed", "crashed", "unknown", "survived")]
-    killed = sum(r.outcome in ("killed", "crashed") for r in judged)
-    doc = {"module": str(module.relative_to(ROOT)), "experiments": args.experiments, "seed": args.seed,
-           "mutations_total": len(mutations), "sampled": len(sample), "done": len(results),
-           "killed": killed, "judged": len(judged), "score": round(killed / len(judged), 3) if judged else None,
-           "results": [asdict(r) for r in results]}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

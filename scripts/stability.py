@@ -1,12 +1,15 @@
-"""Run experiments on the sound system N times each and report how often every check passed.
+"""Run experiments N times in a row, sound, and report how stable each check is.
 
-Flakiness is measured, not hidden: for each experiment, the runs that passed, and for each check
-its verdicts and the spread (min / median / max) of the figure it judged, next to its bound, so a
-bound that a sound run comes close to is visible before it flakes. Each run holds one of the
-machine-wide test slots (tests/slots.py), like the test suite.
+A bound is only as good as its margin over what the sound system does on a busy machine: for
+every check this prints how often it passed and the spread (min / median / max) of the figure it
+judged next to its bound, so a flaky check shows as a figure close to its bound, not as a
+mysterious red run.
 
-    .venv/bin/python scripts/stability.py experiments/sidecar.yaml experiments/bff.yaml --runs 10 \\
+    .venv/bin/python scripts/stability.py experiments/saga.yaml experiments/cqrs.yaml --runs 10 \\
         --out reports/stability.json
+
+Figures are read from each check's evidence (``value_ms``/``max_ms`` for latency, ``error_rate``/``max``,
+``delay_s``/``within_s``, ...); checks without one report their pass count only.
 """
 from __future__ import annotations
 
@@ -17,95 +20,83 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from slots import experiment_slot  # noqa: E402  (one of the machine-wide experiment slots, as tests take)
 
-# The figure a check judged, by the evidence key its type uses (first one present wins).
-FIGURES = ("value_ms", "error_rate", "calls_per_request", "most_calls_on_one_path", "calls", "delay_s",
-           "failover_time_s", "recovery_time_s", "non_conforming", "wrong", "unexplained_count")
+# (figure, bound) evidence keys, tried in order; the first pair found in a check's evidence is used.
+FIGURES: list[tuple[str, str]] = [("value_ms", "max_ms"), ("error_rate", "max"), ("delay_s", "within_s"),
+                                  ("ratio", "max_ratio"), ("staleness_p", "max_s")]
 
 
-def figure(check: dict[str, Any]) -> tuple[str, float] | None:
-    ev = check.get("evidence", {})
-    for key in FIGURES:
-        if isinstance(ev.get(key), (int, float)) and not isinstance(ev.get(key), bool):
-            return key, float(ev[key])
+def figure(evidence: dict[str, Any]) -> tuple[float, float] | None:
+    for value, bound in FIGURES:
+        if isinstance(evidence.get(value), (int, float)) and isinstance(evidence.get(bound), (int, float)):
+            return float(evidence[value]), float(evidence[bound])
+    conv = evidence.get("convergence")
+    if isinstance(conv, dict) and isinstance(conv.get("delay_s"), (int, float)) and isinstance(conv.get("within_s"), (int, float)):
+        return float(conv["delay_s"]), float(conv["within_s"])
     return None
 
 
-def run_once(experiment: str, out: Path) -> dict[str, Any]:
-    from slots import experiment_slot
-
+def run_once(experiment: str, out: Path, seed: int | None) -> dict[str, Any]:
+    args = [sys.executable, "-m", "harness.cli", "run", str(ROOT / experiment), "--out", str(out), "--quiet"]
+    if seed is not None:
+        args += ["--seed", str(seed)]
     with experiment_slot():
         started = time.monotonic()
-        code = subprocess.run([str(ROOT / ".venv" / "bin" / "harness"), "run", str(ROOT / experiment), "--out", str(out),
-                               "--quiet"], cwd=ROOT, capture_output=True, text=True).returncode
-        seconds = time.monotonic() - started
-    result = json.loads((out / "result.json").read_text()) if (out / "result.json").is_file() else {}
-    with open("/proc/loadavg") as f:
-        load = float(f.read().split()[0])
-    return {"exit_code": code, "status": result.get("status"), "seconds": round(seconds, 1), "load": load,
-            "checks": [{"name": f"{c['group']}:{c['name']}" if c.get("group") != "checks" else c["name"],
-                        "verdict": c["verdict"], "summary": c["summary"], "figure": figure(c)}
-                       for c in result.get("checks", [])]}
-
-
-def summarise(experiment: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
-    verdicts: dict[str, Counter[str]] = defaultdict(Counter)
-    figures: dict[str, list[float]] = defaultdict(list)
-    keys: dict[str, str] = {}
-    failures: dict[str, list[str]] = defaultdict(list)
-    for r in runs:
-        for c in r["checks"]:
-            verdicts[c["name"]][c["verdict"]] += 1
-            if c["figure"]:
-                keys[c["name"]], value = c["figure"]
-                figures[c["name"]].append(value)
-            if c["verdict"] != "passed":
-                failures[c["name"]].append(c["summary"])
-    checks = {}
-    for name, counts in verdicts.items():
-        vals = sorted(figures.get(name, []))
-        checks[name] = {"verdicts": dict(counts), "figure": keys.get(name),
-                        "spread": [vals[0], statistics.median(vals), vals[-1]] if vals else None,
-                        "not_passed": failures.get(name, [])}
-    return {"experiment": experiment, "runs": len(runs), "passed": sum(r["exit_code"] == 0 for r in runs),
-            "exit_codes": [r["exit_code"] for r in runs], "load": [r["load"] for r in runs],
-            "seconds": [r["seconds"] for r in runs], "checks": checks}
+        code = subprocess.run(args, cwd=ROOT, capture_output=True, text=True).returncode
+    result = json.loads((out / "result.json").read_text()) if (out / "result.json").exists() else {}
+    return {"exit": code, "seconds": round(time.monotonic() - started, 1), "checks": result.get("checks", [])}
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("experiments", nargs="+")
-    ap.add_argument("--runs", type=int, default=10)
-    ap.add_argument("--out", type=Path)
-    args = ap.parse_args(argv)
-    report = []
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("experiments", nargs="+")
+    p.add_argument("--runs", type=int, default=10)
+    p.add_argument("--vary-seed", action="store_true", help="seed run i with i (default: the experiment's own seed)")
+    p.add_argument("--out", type=Path)
+    args = p.parse_args(argv)
+    report: dict[str, Any] = {}
+    all_passed = True
     with tempfile.TemporaryDirectory(prefix="stability-") as tmp:
-        for experiment in args.experiments:
+        for exp in args.experiments:
             runs = []
             for i in range(args.runs):
-                r = run_once(experiment, Path(tmp) / f"{Path(experiment).stem}-{i}")
+                r = run_once(exp, Path(tmp) / f"{Path(exp).stem}-{i}", i if args.vary_seed else None)
                 runs.append(r)
-                bad = [c["name"] for c in r["checks"] if c["verdict"] != "passed"]
-                print(f"{experiment} run {i + 1}/{args.runs}: exit {r['exit_code']} ({r['seconds']}s, load {r['load']})"
-                      + (f" not passed: {', '.join(bad)}" if bad else ""), flush=True)
-            s = summarise(experiment, runs)
-            report.append(s)
-            print(f"== {experiment}: {s['passed']}/{s['runs']} passed")
-            for name, c in s["checks"].items():
-                spread = "" if not c["spread"] else (f"  {c['figure']} min {c['spread'][0]:g} median {c['spread'][1]:g} "
-                                                       f"max {c['spread'][2]:g}")
-                print(f"   {name}: {c['verdicts']}{spread}")
-            if args.out:
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                args.out.write_text(json.dumps(report, indent=1), encoding="utf-8")
-    return 0
+                failing = [c["name"] for c in r["checks"] if c["verdict"] != "passed"]
+                print(f"{exp} run {i + 1}/{args.runs}: exit {r['exit']} in {r['seconds']}s"
+                      + (f"; not passed: {', '.join(failing)}" if failing else ""), flush=True)
+            checks: dict[str, dict[str, Any]] = {}
+            for r in runs:
+                for c in r["checks"]:
+                    entry = checks.setdefault(c["name"], {"passed": 0, "verdicts": [], "figures": [], "bound": None})
+                    entry["passed"] += c["verdict"] == "passed"
+                    entry["verdicts"].append(c["verdict"])
+                    fig = figure(c.get("evidence", {}))
+                    if fig:
+                        entry["figures"].append(fig[0])
+                        entry["bound"] = fig[1]
+            passed_runs = sum(r["exit"] == 0 for r in runs)
+            all_passed &= passed_runs == len(runs)
+            report[exp] = {"runs": len(runs), "passed": passed_runs, "seconds": [r["seconds"] for r in runs], "checks": checks}
+            print(f"\n{exp}: {passed_runs}/{len(runs)} runs passed")
+            for name, e in checks.items():
+                spread = ""
+                if e["figures"]:
+                    f = sorted(e["figures"])
+                    spread = f"  min {f[0]:.4g} / median {statistics.median(f):.4g} / max {f[-1]:.4g} (bound {e['bound']:.4g})"
+                print(f"  {e['passed']:2}/{len(e['verdicts'])} {name}{spread}")
+            print()
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2))
+    return 0 if all_passed else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

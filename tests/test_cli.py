@@ -71,3 +71,73 @@ def test_list_json_describes_the_attributes_of_each_fault_type(capsys: pytest.Ca
 def test_the_public_api_is_importable_by_name() -> None:
     for name in harness.__all__:
         assert getattr(harness, name) is not None
+
+
+EXPERIMENT = str(ROOT / "experiments" / "circuit-breaker.yaml")
+
+
+def run_out(out: str, capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["run", EXPERIMENT, "--out", out, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_an_empty_out_is_refused_and_the_current_directory_untouched(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "result.json").write_text("precious")
+    assert "--out: an empty path" in run_out("", capsys)
+    assert (tmp_path / "result.json").read_text() == "precious"
+
+
+@pytest.mark.parametrize("target", ["file", "/dev/null", "under-a-file", "too-long"])
+def test_an_out_that_cannot_be_a_run_folder_is_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                      target: str) -> None:
+    (tmp_path / "file").write_text("x")
+    out = {"file": str(tmp_path / "file"), "/dev/null": "/dev/null", "under-a-file": str(tmp_path / "file" / "run"),
+           "too-long": str(tmp_path / ("x" * 300))}[target]
+    err = run_out(out, capsys)
+    assert f"--out {out}:" in err
+
+
+def test_an_out_folder_with_other_files_is_refused_not_cleared(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "mine.log").write_text("keep me")
+    (tmp_path / "notes.txt").write_text("keep me")
+    assert "holds files that are not a run's (notes.txt)" in run_out(str(tmp_path), capsys)
+    assert (tmp_path / "logs" / "mine.log").read_text() == "keep me"
+
+
+def test_clean_with_nothing_left_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent.sock")
+    assert main(["clean"]) == 0
+    assert "nothing left behind by earlier runs" in capsys.readouterr().out
+
+
+def test_a_closed_stdout_is_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Closed:
+        def write(self, s: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self) -> int:
+            raise OSError("no descriptor")
+    monkeypatch.setattr("sys.stdout", Closed())
+    assert main(["list"]) == 0
+    assert main(["validate", EXPERIMENT]) == 0
+
+
+def test_a_missing_program_is_found_by_validate_for_the_local_runtime(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "locustfile.py").write_text("")
+    (tmp_path / "system.yaml").write_text("name: s\nlocustfile: locustfile.py\nentry: a\nservices:\n"
+                                          "  a: {command: [no-such-program-xyz, serve]}\n")
+    (tmp_path / "exp.yaml").write_text("name: e\nsystem: system.yaml\nload: {duration: 5s}\n")
+    assert main(["validate", str(tmp_path / "exp.yaml")]) == 2
+    assert "services.a.command: no-such-program-xyz: not found on PATH" in capsys.readouterr().err
+    assert main(["validate", "--runtime", "docker", str(tmp_path / "exp.yaml")]) == 0

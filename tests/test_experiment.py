@@ -186,3 +186,77 @@ def test_record_bodies_defaults_to_off_and_takes_no_negative_size(workdir: Path)
     assert load_experiment(write(workdir, GOOD)).load.record_bodies == 0
     msg = problems_of(write(workdir, GOOD.replace("users: 5", "users: 5\n  record_bodies: -1")))
     assert "load.record_bodies:" in msg and "greater than or equal to 0" in msg
+
+
+def manifest_problems(workdir: Path, manifest: str) -> str:
+    (workdir / "system.yaml").write_text(manifest)
+    return problems_of(write(workdir, GOOD))
+
+
+def test_a_service_that_is_its_own_upstream_is_named(workdir: Path) -> None:
+    msg = manifest_problems(workdir, MANIFEST.replace("      - service: back\n", "      - service: front\n"))
+    assert "system.yaml:10: services.front.upstreams[0].service: service 'front' is its own upstream" in msg
+
+
+def test_an_upstream_cycle_is_shown_as_a_path(workdir: Path) -> None:
+    cyclic = MANIFEST.replace('    command: ["{python}", "back.py"]\n',
+                              '    command: ["{python}", "back.py"]\n    upstreams: [{service: front, env: FRONT_URL}]\n')
+    assert "the upstreams form a cycle: back -> front -> back" in manifest_problems(workdir, cyclic)
+
+
+def test_two_edges_with_one_name_are_refused(workdir: Path) -> None:
+    twice = MANIFEST.replace("        env: BACK_URL\n", "        env: BACK_URL\n      - {service: back, env: BACK2_URL}\n")
+    assert "edge 'front->back' is declared twice" in manifest_problems(workdir, twice)
+
+
+@pytest.mark.parametrize("bad", ["{nope}", "{unclosed", "{port.real}", "{python!r}", "{}", "{edges[x->y]}"])
+def test_unknown_and_malformed_placeholders_are_named_at_load_time(workdir: Path, bad: str) -> None:
+    msg = manifest_problems(workdir, MANIFEST.replace('"back.py"', f'"{bad}"'))
+    assert "system.yaml:6: services.back.command[1]:" in msg
+    assert any(w in msg for w in ("unknown placeholder", "malformed placeholder", "takes no conversion", "unknown edge"))
+
+
+@pytest.mark.parametrize("name", ["A=B", "WITH SPACE", "1ABC"])
+def test_an_environment_name_no_environment_can_hold_is_refused(workdir: Path, name: str) -> None:
+    msg = manifest_problems(workdir, MANIFEST.replace("env: BACK_URL", f'env: "{name}"'))
+    assert "services.front.upstreams[0].env: environment variable name" in msg
+
+
+@pytest.mark.parametrize("port", [0, 65536, -1])
+def test_a_port_outside_1_to_65535_is_refused(workdir: Path, port: int) -> None:
+    msg = manifest_problems(workdir, MANIFEST.replace('"back.py"]\n', f'"back.py"]\n    port: {port}\n'))
+    assert "services.back.port" in msg
+
+
+def test_a_bad_manifest_is_named_under_the_experiments_system_field(workdir: Path) -> None:
+    msg = manifest_problems(workdir, MANIFEST.replace("entry: front", "entry: nobody"))
+    lines = msg.splitlines()
+    assert lines[0] == f"{workdir / 'exp.yaml'}:2: system: the system manifest {workdir / 'system.yaml'} is invalid (1 problem below)"
+    assert lines[1].startswith(f"{workdir / 'system.yaml'}")
+
+
+def test_a_user_class_the_locustfile_does_not_define_is_refused(workdir: Path) -> None:
+    (workdir / "locustfile.py").write_text("from locust import HttpUser\nclass Shopper(HttpUser):\n    pass\n")
+    msg = problems_of(write(workdir, GOOD.replace("  users: 5\n", "  users: 5\n  user_classes: [Shoper]\n")))
+    assert "load.user_classes: user class 'Shoper' is not defined or imported" in msg and "classes there: Shopper" in msg
+
+
+def test_a_locustfile_that_is_not_python_is_refused(workdir: Path) -> None:
+    (workdir / "locustfile.py").write_text("class Broken(:\n")
+    assert "is not valid Python" in problems_of(write(workdir, GOOD))
+
+
+def test_a_nan_duration_never_reaches_a_run(workdir: Path) -> None:
+    assert "load.duration" in problems_of(write(workdir, GOOD.replace("duration: 30s", 'duration: "nan"')))
+    assert ":6:" in problems_of(write(workdir, GOOD.replace("duration: 30s", "duration: .nan")))
+
+
+def test_a_latency_beyond_what_toxiproxy_can_hold_is_refused(workdir: Path) -> None:
+    msg = problems_of(write(workdir, GOOD.replace("latency: 500", "latency: 9223372036854775")))
+    assert "faults[0].attributes.latency: must be at most" in msg
+
+
+def test_thousands_of_problems_are_capped_with_a_count(workdir: Path) -> None:
+    checks = "".join(f"  - {{type: latency, max: {i} s}}\n" for i in range(3000))
+    msg = problems_of(write(workdir, GOOD.split("checks:")[0] + "checks:\n" + checks))
+    assert len(msg.splitlines()) == 51 and "and 2950 more problem(s) (3000 in all)" in msg

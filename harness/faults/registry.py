@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol, TypeVar
 
 from pydantic import BeforeValidator
 
-from ..durations import parse_duration
+from ..durations import MAX_SECONDS, parse_duration
 from ..model import Spec
 from ..registry import Registry, UnknownEntry
 from .toxiproxy import Stream, ToxiproxyClient
@@ -161,6 +161,8 @@ def whole_units(unit_seconds: float, unit: str) -> BeforeValidator:
 
 
 def _whole_units(unit_seconds: float, unit: str) -> BeforeValidator:
+    limit = round(MAX_SECONDS / unit_seconds)
+
     def convert(value: Any) -> Any:
         # YAML's `yes` must not become 1 ms. ValueError, not TypeError: pydantic reports only the former.
         if isinstance(value, bool):
@@ -170,10 +172,15 @@ def _whole_units(unit_seconds: float, unit: str) -> BeforeValidator:
         if isinstance(value, int):
             if value < 0:
                 raise ValueError(f"must not be negative, got {value}")
+            if value > limit:
+                # Toxiproxy turns these into nanoseconds in an int64: far beyond this it overflows.
+                raise ValueError(f"must be at most {limit} {unit} (30 days), got {value}")
             return value
         try:
             count = parse_duration(value) / unit_seconds
-        except ValueError:
+        except ValueError as exc:
+            if "at most" in str(exc):
+                raise
             raise ValueError(
                 f"invalid duration {value!r}: write a whole number of {unit} (300) "
                 "or a duration with a unit and no space, like '500ms' or '2s'"

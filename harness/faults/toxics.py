@@ -37,7 +37,8 @@ class Bandwidth(ToxicFault):
     class Attributes(Spec):
         # Required: at Toxiproxy's zero value no data passes at all, which is the `timeout`
         # fault's job, not something to get by forgetting a field.
-        rate: int = Field(gt=0, description="KB/s")
+        # le: Toxiproxy multiplies it by 1000 in an int64.
+        rate: int = Field(gt=0, le=10**12, description="KB/s")
 
 
 @register
@@ -78,8 +79,8 @@ class Slicer(ToxicFault):
 
     class Attributes(Spec):
         # Required and positive: at 0 the server's chunking never ends and it crashes.
-        average_size: int = Field(gt=0, description="bytes")
-        size_variation: int = Field(default=0, ge=0, description="bytes, less than average_size")
+        average_size: int = Field(gt=0, le=2**31 - 1, description="bytes")
+        size_variation: int = Field(default=0, ge=0, le=2**31 - 1, description="bytes, less than average_size")
         delay: Microseconds = 0
 
         @model_validator(mode="after")
@@ -98,7 +99,7 @@ class LimitData(ToxicFault):
     name = "limit_data"
 
     class Attributes(Spec):
-        bytes: int = Field(default=0, ge=0)
+        bytes: int = Field(default=0, ge=0, le=2**63 - 1)
 
 
 @register

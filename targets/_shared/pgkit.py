@@ -17,9 +17,12 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
 import psycopg
+
+T = TypeVar("T")
 
 
 class PoolTimeout(Exception):
@@ -100,3 +103,31 @@ async def wait_ready(pool: Pool, schema: str, timeout: float = 30.0) -> None:
                 raise RuntimeError(f"database not ready after {timeout}s: {exc}") from exc
             print(f"database not ready yet ({type(exc).__name__}: {exc}); retrying", file=sys.stderr, flush=True)
             await asyncio.sleep(0.5)
+
+
+async def bounded(seconds: float, work: Awaitable[T]) -> T:
+    """Await ``work`` for at most ``seconds``; past that, raise TimeoutError at once.
+
+    Why not ``asyncio.timeout``: it cancels the work and then waits for the work's own clean-up,
+    and psycopg cleans up a query cut short by asking the server to cancel it and waiting for
+    that (up to seconds, through the very edge that hangs). The caller's deadline would be
+    overrun by however long that takes. Here the clean-up goes on in the background, still
+    holding its pool slot, and the caller is answered at its deadline.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=seconds)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if task in done:
+        return task.result()
+    task.cancel()
+    task.add_done_callback(_consume)
+    raise TimeoutError(f"no answer within {seconds:g}s")
+
+
+def _consume(task: asyncio.Future) -> None:
+    # Nobody awaits an abandoned task: read its outcome so asyncio does not log it as lost.
+    if not task.cancelled():
+        task.exception()

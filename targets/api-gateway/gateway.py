@@ -2,7 +2,9 @@
 
 Each request gets DEADLINE seconds in all. An attempt on one replica gets at most
 ATTEMPT_TIMEOUT of it; a connection error, a timeout or a 5xx answer is retried on the next
-healthy replica while time remains (GETs only: they are safe to repeat). Replicas that keep
+healthy replica while time remains (GETs only: they are safe to repeat). RETRY_ON_5XX=false is
+the "no-retry-on-5xx" defect: a replica's 5xx answer is relayed to the client and counts as an
+answer, as nginx's default ``proxy_next_upstream error timeout`` does. Replicas that keep
 failing are taken out of rotation and probed every REPROBE_INTERVAL until they answer again
 (see replicas.py). When no attempt succeeds the answer is 504 (deadline spent) or 502.
 
@@ -11,7 +13,8 @@ failing are taken out of rotation and probed every REPROBE_INTERVAL until they a
 
 Env: ROUTES; <REPLICA>_URL per replica; DEADLINE (s, 1.0; 0 = none: the "no-deadline" defect,
 which also drops the per-attempt timeout); ATTEMPT_TIMEOUT (s, 0.4); FAILOVER (true; false is
-the "no-failover" defect); FAILURE_THRESHOLD (2); REPROBE_INTERVAL (s, 1.0); PROBE_TIMEOUT (s, 0.3).
+the "no-failover" defect); RETRY_ON_5XX (true); FAILURE_THRESHOLD (2); REPROBE_INTERVAL (s, 1.0);
+PROBE_TIMEOUT (s, 0.3).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from servicekit import emit_event, env_flag, env_float, env_int, health_route, m
 DEADLINE = env_float("DEADLINE", 1.0)
 ATTEMPT_TIMEOUT = env_float("ATTEMPT_TIMEOUT", 0.4)
 FAILOVER = env_flag("FAILOVER", True)
+RETRY_ON_5XX = env_flag("RETRY_ON_5XX", True)
 REPROBE_INTERVAL = env_float("REPROBE_INTERVAL", 1.0)
 PROBE_TIMEOUT = env_float("PROBE_TIMEOUT", 0.3)
 
@@ -107,7 +111,7 @@ async def _attempt(replica: Replica, path: str, timeout: float | None) -> httpx.
         # asyncio.timeout bounds the whole attempt; httpx's timeouts are per phase.
         async with asyncio.timeout(timeout):
             response = await client.get(replica.url + path)
-    if response.status_code >= 500:
+    if response.status_code >= 500 and RETRY_ON_5XX:
         raise ReplicaFailed(f"HTTP {response.status_code}")
     return response
 

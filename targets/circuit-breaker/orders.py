@@ -12,8 +12,10 @@ twice; the same id with another amount is a 409).
 
 Env: PAYMENTS_URL, PAYMENTS_TIMEOUT (s, 0.5), BREAKER_ENABLED (true),
 BREAKER_FAILURE_THRESHOLD (5), BREAKER_RESET_TIMEOUT (s, 2.0), BREAKER_HALF_OPEN_MAX_CALLS (1),
-RECONCILE_INTERVAL (s, 1.0).
+RECONCILE_INTERVAL (s, 1.0), BREAKER_COUNTS_5XX (true).
 BREAKER_ENABLED=false is the "breaker-disabled" defect: every call waits on payments.
+BREAKER_COUNTS_5XX=false is the "breaker-ignores-5xx" defect: only errors and timeouts count as
+failures, so a payments that answers 500 fast never opens the breaker (its 500 reaches users).
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from servicekit import emit_event, env_flag, env_float, env_int, health_route, m
 PAYMENTS_URL = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8002").rstrip("/")
 PAYMENTS_TIMEOUT = env_float("PAYMENTS_TIMEOUT", 0.5)
 BREAKER_ENABLED = env_flag("BREAKER_ENABLED", True)
+BREAKER_COUNTS_5XX = env_flag("BREAKER_COUNTS_5XX", True)
 RECONCILE_INTERVAL = env_float("RECONCILE_INTERVAL", 1.0)
 SWEEP_BATCH = 5  # pending orders charged at once by a sweep: a catch-up, not a burst
 
@@ -83,7 +86,7 @@ async def charge(order_id: str, amount: float) -> httpx.Response:
             # (connect, read, ...) and could add up to several times PAYMENTS_TIMEOUT.
             async with asyncio.timeout(PAYMENTS_TIMEOUT):
                 response = await client.post("/charge", json={"order_id": order_id, "amount": amount})
-        if response.status_code >= 500:
+        if response.status_code >= 500 and BREAKER_COUNTS_5XX:
             raise PaymentsError(f"payments answered {response.status_code}")
         if response.status_code == 200:
             try:

@@ -56,8 +56,8 @@ class Audits:
         if self.problem:
             return
         assert isinstance(cmd, dict) and isinstance(qry, dict)
-        # position, event_id, account, amount
-        self.accepted: dict[str, tuple[int, str, int]] = {e: (int(pos), acct, int(amt)) for pos, e, acct, amt in cmd["events"]}
+        # position, event_id, account, amount[, created_at]
+        self.accepted: dict[str, tuple[int, str, int]] = {e[1]: (int(e[0]), e[2], int(e[3])) for e in cmd["events"]}
         self.applications: Counter[str] = Counter(e for _, e in qry["applied"])
         self.write_balances: dict[str, int] = {k: int(v) for k, v in cmd.get("balances", {}).items()}
         self.read_balances: dict[str, int] = {k: int(v["balance"]) for k, v in qry.get("accounts", {}).items()}

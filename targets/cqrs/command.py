@@ -7,7 +7,8 @@ not a sequence, which leaves holes on rollback), so the read side's progress can
 exactly.
 
     POST /accounts/{id}/deposits {"amount": 1..1000000}  -> {"event_id", "position", "balance"}
-    GET  /audit       every accepted update (the outbox) and the write model's balances
+    GET  /audit       every accepted update (the outbox, with when each write began) and the write
+                      model's balances
 
 Reports ``@harness-event {"type": "update_accepted", ...}`` after each commit: the
 acknowledgement the checks compare with the read model.
@@ -17,7 +18,6 @@ REQUEST_TIMEOUT (s, 3).
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import time
@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from pgkit import Pool, PoolTimeout, wait_ready
+from pgkit import Pool, PoolTimeout, bounded, wait_ready
 from servicekit import emit_event, env_float, env_int, health_route, metrics_route, serve
 
 SCHEMA = """
@@ -51,6 +51,21 @@ REQUEST_TIMEOUT = env_float("REQUEST_TIMEOUT", 3.0)
 pool = Pool(os.environ.get("COMMAND_DB_URL", ""), size=env_int("DB_POOL_SIZE", 4))
 
 
+async def write(account: str, amount: int, event_id: str) -> tuple[int, int]:
+    """The account and its outbox event, in one transaction: (position, new balance)."""
+    async with pool.connection() as conn, conn.transaction():
+        # The row lock on stream_head orders writers and makes positions gap-free.
+        cur = await conn.execute("UPDATE stream_head SET position = position + 1 WHERE id = 1 RETURNING position")
+        position = (await cur.fetchone())[0]
+        cur = await conn.execute(
+            "INSERT INTO accounts (id, balance) VALUES (%s, %s) ON CONFLICT (id) "
+            "DO UPDATE SET balance = accounts.balance + EXCLUDED.balance RETURNING balance", (account, amount))
+        balance = (await cur.fetchone())[0]
+        await conn.execute("INSERT INTO outbox (position, event_id, account, amount, created_at) "
+                           "VALUES (%s, %s, %s, %s, %s)", (position, event_id, account, amount, time.time()))
+    return position, balance
+
+
 async def deposit(request: Request) -> JSONResponse:
     account = request.path_params["account"]
     try:
@@ -61,17 +76,7 @@ async def deposit(request: Request) -> JSONResponse:
         return JSONResponse({"error": "amount must be 1..1000000"}, status_code=422)
     event_id = str(uuid.uuid4())
     try:
-        async with asyncio.timeout(REQUEST_TIMEOUT):
-            async with pool.connection() as conn, conn.transaction():
-                # The row lock on stream_head orders writers and makes positions gap-free.
-                cur = await conn.execute("UPDATE stream_head SET position = position + 1 WHERE id = 1 RETURNING position")
-                position = (await cur.fetchone())[0]
-                cur = await conn.execute(
-                    "INSERT INTO accounts (id, balance) VALUES (%s, %s) ON CONFLICT (id) "
-                    "DO UPDATE SET balance = accounts.balance + EXCLUDED.balance RETURNING balance", (account, amount))
-                balance = (await cur.fetchone())[0]
-                await conn.execute("INSERT INTO outbox (position, event_id, account, amount, created_at) "
-                                   "VALUES (%s, %s, %s, %s, %s)", (position, event_id, account, amount, time.time()))
+        position, balance = await bounded(REQUEST_TIMEOUT, write(account, amount, event_id))
     except (psycopg.Error, OSError, TimeoutError, PoolTimeout) as exc:
         # The commit may or may not have happened (a timeout during COMMIT): the client cannot
         # know, and neither can we. No ack event is emitted for it.
@@ -84,11 +89,12 @@ async def audit(request: Request) -> JSONResponse:
     async with pool.connection() as conn:
         head = (await (await conn.execute("SELECT position FROM stream_head WHERE id = 1")).fetchone())[0]
         rows = await (await conn.execute(
-            "SELECT position, event_id::text, account, amount, published FROM outbox ORDER BY position")).fetchall()
+            "SELECT position, event_id::text, account, amount, created_at, published FROM outbox ORDER BY position")).fetchall()
         balances = await (await conn.execute("SELECT id, balance FROM accounts ORDER BY id")).fetchall()
     return JSONResponse({
         "head": head,
-        "events": [[p, e, a, amt] for p, e, a, amt, _ in rows],
+        # [position, event_id, account, amount, created_at]: created_at is when the write began (epoch s)
+        "events": [[p, e, a, amt, at] for p, e, a, amt, at, _ in rows],
         "unpublished": sum(1 for *_, published in rows if not published),
         "balances": dict(balances),
     })

@@ -1,8 +1,14 @@
 """Load for the CQRS target: writers deposit on the command side, readers read the query side.
 
-Deposits go to the entry service (command); reads go straight to the query service, whose
-address the harness passes as HARNESS_URL_QUERY. A read may be stale: any well-formed answer
-is a success. Accounts and amounts come from the seeded ``random`` (seeded by the harness).
+    Writer  POST /accounts/[id]/deposits   the command side; its answer names the update
+                                           (event_id, position): the client's own acknowledgement
+    Reader  GET /accounts/[id]             the query side (HARNESS_URL_QUERY): balance, number of
+                                           updates and the position the read model is as of
+
+A read may be stale: any well-formed answer is a success, and the checks judge the content
+(recorded with ``load.record_bodies``) against the command side's log. One write and one read
+in three go to ``acct-00``: contention on one aggregate, and a key read while it is written.
+Accounts and amounts come from the seeded ``random`` (seeded by the harness).
 """
 import os
 import random
@@ -10,7 +16,12 @@ import random
 from locust import FastHttpUser, constant_throughput, task
 
 ACCOUNTS = [f"acct-{n:02d}" for n in range(20)]
+HOT = ACCOUNTS[0]
 QUERY_URL = os.environ.get("HARNESS_URL_QUERY", "http://127.0.0.1:8102").rstrip("/")
+
+
+def pick_account() -> str:
+    return HOT if random.random() < 1 / 3 else random.choice(ACCOUNTS)
 
 
 class Writer(FastHttpUser):
@@ -21,9 +32,8 @@ class Writer(FastHttpUser):
 
     @task
     def deposit(self):
-        account = random.choice(ACCOUNTS)
         body = {"amount": random.randint(1, 500)}
-        with self.client.post(f"/accounts/{account}/deposits", json=body, name="POST /accounts/[id]/deposits",
+        with self.client.post(f"/accounts/{pick_account()}/deposits", json=body, name="POST /accounts/[id]/deposits",
                               catch_response=True) as resp:
             if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}")
@@ -38,8 +48,7 @@ class Reader(FastHttpUser):
 
     @task
     def read(self):
-        account = random.choice(ACCOUNTS)
-        with self.client.get(f"{QUERY_URL}/accounts/{account}", name="GET /accounts/[id]",
+        with self.client.get(f"{QUERY_URL}/accounts/{pick_account()}", name="GET /accounts/[id]",
                              catch_response=True) as resp:
             if resp.status_code != 200:
                 resp.failure(f"HTTP {resp.status_code}")

@@ -9,7 +9,8 @@ event applied twice if that ever happens.
     POST /events {"events": [{"position", "event_id", "account", "amount"}, ...]}
                              -> {"applied", "skipped", "checkpoint"}
     GET  /accounts/{id}      -> {"account", "balance", "updates", "as_of_position"}  (may be stale)
-    GET  /audit?quiesce=S    the read model, once no batch has arrived for S seconds (waits 5 s at most,
+    GET  /audit?quiesce=S    the read model and the deliveries received (events and batches, redeliveries
+                             included), once no batch has arrived for S seconds (waits 5 s at most,
                              well inside the harness's 10 s audit timeout):
                              the audit is taken after load stops, while the projector may still
                              be delivering the last few events
@@ -35,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from pgkit import Pool, PoolTimeout, wait_ready
+from pgkit import Pool, PoolTimeout, bounded, wait_ready
 from servicekit import emit_event, env_flag, env_float, env_int, health_route, metrics_route, serve
 
 SCHEMA = """
@@ -54,6 +55,7 @@ IDEMPOTENT_APPLY = env_flag("IDEMPOTENT_APPLY", True)
 pool = Pool(os.environ.get("QUERY_DB_URL", ""), size=env_int("DB_POOL_SIZE", 4))
 last_batch_at = 0.0
 skipped_total = 0  # redelivered events the checkpoint kept from being applied again
+received = {"events": 0, "batches": 0}  # every delivery that reached us, redeliveries included
 
 
 def ranges(positions: list[int]) -> list[list[int]]:
@@ -75,6 +77,9 @@ async def receive_events(request: Request) -> JSONResponse:
     except (ValueError, KeyError, TypeError):
         return JSONResponse({"error": "expected JSON {events: [{position, event_id, account, amount}]}"}, 422)
     last_batch_at = time.time()
+    # Counted on arrival, before applying: the load the relay puts on the event edge, as seen here.
+    received["events"] += len(events)
+    received["batches"] += 1
     events.sort()
     try:
         async with asyncio.timeout(REQUEST_TIMEOUT):
@@ -110,14 +115,18 @@ async def receive_events(request: Request) -> JSONResponse:
     return JSONResponse({"applied": len(fresh), "skipped": len(events) - len(fresh), "checkpoint": new_checkpoint})
 
 
+async def read(account: str) -> tuple:
+    """(balance, updates, checkpoint) in one statement: a read is always one consistent snapshot."""
+    async with pool.connection() as conn:
+        return await (await conn.execute(
+            "SELECT v.balance, v.updates, c.position FROM checkpoint c "
+            "LEFT JOIN account_view v ON v.id = %s WHERE c.id = 1", (account,))).fetchone()
+
+
 async def read_account(request: Request) -> JSONResponse:
     account = request.path_params["account"]
     try:
-        async with asyncio.timeout(REQUEST_TIMEOUT):
-            async with pool.connection() as conn:
-                row = await (await conn.execute(
-                    "SELECT v.balance, v.updates, c.position FROM checkpoint c "
-                    "LEFT JOIN account_view v ON v.id = %s WHERE c.id = 1", (account,))).fetchone()
+        row = await bounded(REQUEST_TIMEOUT, read(account))
     except (psycopg.Error, OSError, TimeoutError, PoolTimeout) as exc:
         return JSONResponse({"error": f"read failed: {type(exc).__name__}"}, status_code=503)
     balance, updates, as_of = row
@@ -142,6 +151,7 @@ async def audit(request: Request) -> JSONResponse:
         "accounts": {a: {"balance": b, "updates": u} for a, b, u in accounts},
         "applied": [[p, e] for p, e in applied],
         "redeliveries_skipped": skipped_total,
+        "received": dict(received),
         "quiet_for_s": round(time.time() - last_batch_at, 3) if last_batch_at else None,
     })
 

@@ -1,10 +1,12 @@
-"""Load for the database-per-service target: three kinds of users, one per data path.
+"""Load for the database-per-service target: four kinds of users, one per data path.
 
     Shopper  GET /products/[id]     catalog -> catalog's database
     Member   GET /users/[id]        users -> users' database
     Tracker  GET /orders/[id]       orders -> orders' database
     Buyer    POST /orders           orders -> users + catalog (HTTP) -> orders' database
 
+Two users each of the first three kinds and five buyers (``fixed_count``; 11 users in all): more
+concurrent orders than a service's pool has connections.
 One path per user class: a user waits for each answer, so a slow path sharing a user with a
 fast one would slow the fast one's requests down too, on the client, and hide (or fake) the
 isolation being measured. Request names say which endpoint was hit, so checks can select the
@@ -22,6 +24,7 @@ USERS_URL = os.environ.get("HARNESS_URL_USERS", "http://127.0.0.1:8202").rstrip(
 
 class _User(FastHttpUser):
     abstract = True
+    fixed_count = 2
     wait_time = constant_throughput(4)
     network_timeout = 5.0  # a request that times out is recorded as indeterminate ('info')
     connection_timeout = 2.0
@@ -55,6 +58,10 @@ class Tracker(_User):
 
 
 class Buyer(_User):
+    # More buyers than a service's pool has connections (4): a pool held across the remote calls
+    # of POST /orders, or shared between paths, runs dry under them.
+    fixed_count = 5
+
     @task
     def place_order(self):
         body = {"user_id": random.randint(1, 100), "product_id": random.randint(1, 100), "quantity": 1}

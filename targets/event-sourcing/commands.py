@@ -131,7 +131,7 @@ async def audit(request: Request) -> JSONResponse:
             log = await eventstore.read_all(conn)
     except DB_ERRORS as exc:
         return JSONResponse({"audit_error": f"{type(exc).__name__}: {exc}"}, status_code=503)
-    return JSONResponse({"service": "commands", "at": time.time(), "idempotent_append": IDEMPOTENT, "events": log})
+    return JSONResponse({"service": "commands", "at": time.time(), "events": log})
 
 
 @contextlib.asynccontextmanager

@@ -57,8 +57,19 @@ NOT_YET = (*DB_ERRORS, psycopg.errors.UndefinedTable)
 busy = asyncio.Lock()  # a batch and a rebuild never interleave
 
 
-async def apply_batch(conn: AsyncConnection, events: list[dict]) -> None:
+async def apply_batch(conn: AsyncConnection, events: list[dict]) -> int:
+    """Apply the events past the stored checkpoint and move it, in one transaction; return the new checkpoint.
+
+    The stored checkpoint decides, not our in-memory position: when a batch commits but its
+    acknowledgement is lost (the connection breaks after COMMIT), we retry the batch, and the
+    events it already applied must be skipped, not applied twice.
+    """
     async with conn.transaction():
+        stored = await (await conn.execute("SELECT seq FROM checkpoint FOR UPDATE")).fetchone()
+        done = int(stored[0]) if stored and CHECKPOINT_MODE == "durable" else position["seq"]
+        events = [e for e in events if e["seq"] > done]
+        if not events:
+            return done
         for e in events:
             delta = e["amount"] if e["type"] == "deposited" else -e["amount"]
             await conn.execute(
@@ -66,6 +77,7 @@ async def apply_batch(conn: AsyncConnection, events: list[dict]) -> None:
                 "balance = balances.balance + EXCLUDED.balance, version = EXCLUDED.version, events = balances.events + 1",
                 (e["stream_id"], delta, e["version"]))
         await conn.execute("UPDATE checkpoint SET seq = %s", (events[-1]["seq"],))
+    return int(events[-1]["seq"])
 
 
 async def catch_up_once() -> int:
@@ -75,8 +87,7 @@ async def catch_up_once() -> int:
             events = await eventstore.read_all(conn, after=position["seq"], limit=BATCH)
         if events:
             async with readmodel.connection(timeout=5.0) as conn:
-                await apply_batch(conn, events)
-            position["seq"] = events[-1]["seq"]
+                position["seq"] = await apply_batch(conn, events)
         return len(events)
 
 
@@ -114,7 +125,7 @@ async def audit(request: Request) -> JSONResponse:
         return JSONResponse({"audit_error": f"{type(exc).__name__}: {exc}"}, status_code=503)
     return JSONResponse({"service": "projector", "at": time.time(), "checkpoint": position["seq"],
                          "stored_checkpoint": stored[0] if stored else None, "caught_up": settled,
-                         "checkpoint_mode": CHECKPOINT_MODE, "accounts": accounts})
+                         "accounts": accounts})
 
 
 async def get_account(request: Request) -> JSONResponse:
@@ -153,7 +164,7 @@ async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
 
     await source.wait_ready(timeout=env_float("DB_READY_TIMEOUT", 60.0))
     await readmodel.wait_ready(timeout=env_float("DB_READY_TIMEOUT", 60.0), setup=setup)
-    emit_event("projector_started", checkpoint=position["seq"], mode=CHECKPOINT_MODE)
+    emit_event("projector_started", checkpoint=position["seq"])
     task = asyncio.create_task(run_forever())
     yield
     task.cancel()

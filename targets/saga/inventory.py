@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS reservations (
     sku text,
     qty bigint NOT NULL,
     status text NOT NULL CHECK (status IN ('reserved', 'released', 'cancelled')),
-    updated_at double precision NOT NULL
+    created_at double precision NOT NULL,      -- when the reservation (or its tombstone) was first written
+    compensated_at double precision            -- when it was released or cancelled; NULL while reserved
 );
 """
 SKUS = env_int("SKUS", 5)
@@ -51,7 +52,7 @@ async def reserve(conn: AsyncConnection, body: Body) -> Body:
         raise Reject(422, "expected sku and integer qty") from None
     if qty <= 0:
         raise Reject(422, "qty must be positive")
-    inserted = await one(conn, "INSERT INTO reservations VALUES (%s, %s, %s, 'reserved', %s) "
+    inserted = await one(conn, "INSERT INTO reservations VALUES (%s, %s, %s, 'reserved', %s, NULL) "
                                "ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id", (saga, sku, qty, time.time()))
     if inserted is None:
         existing = await one(conn, "SELECT status, qty FROM reservations WHERE saga_id = %s", (saga,))
@@ -71,8 +72,8 @@ async def reserve(conn: AsyncConnection, body: Body) -> Body:
 
 async def release(conn: AsyncConnection, body: Body) -> Body:
     saga, now = body["saga_id"], time.time()
-    tombstone = await one(conn, "INSERT INTO reservations VALUES (%s, NULL, 0, 'cancelled', %s) "
-                                "ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id", (saga, now))
+    tombstone = await one(conn, "INSERT INTO reservations VALUES (%s, NULL, 0, 'cancelled', %s, %s) "
+                                "ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id", (saga, now, now))
     if tombstone is not None:
         return {"status": "cancelled"}
     row = await one(conn, "SELECT status, sku, qty FROM reservations WHERE saga_id = %s FOR UPDATE", (saga,))
@@ -80,13 +81,14 @@ async def release(conn: AsyncConnection, body: Body) -> Body:
     if row["status"] != "reserved":
         return {"status": row["status"], "replayed": True}
     await conn.execute("UPDATE stock SET available = available + %s WHERE sku = %s", (row["qty"], row["sku"]))
-    await conn.execute("UPDATE reservations SET status = 'released', updated_at = %s WHERE saga_id = %s", (now, saga))
+    await conn.execute("UPDATE reservations SET status = 'released', compensated_at = %s WHERE saga_id = %s", (now, saga))
     return {"status": "released", "qty": row["qty"]}
 
 
 async def audit(conn: AsyncConnection) -> Body:
     return {"stock": await rows(conn, "SELECT sku, available, initial FROM stock ORDER BY sku"),
-            "reservations": await rows(conn, "SELECT saga_id, sku, qty, status FROM reservations ORDER BY saga_id")}
+            "reservations": await rows(conn, "SELECT saga_id, sku, qty, status, created_at, compensated_at "
+                                             "FROM reservations ORDER BY saga_id")}
 
 
 participant = Participant("inventory", SCHEMA, seed)

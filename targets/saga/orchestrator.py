@@ -14,7 +14,8 @@ driven by a task that outlives the request; a restarted orchestrator resumes eve
 unfinished saga (see saga_flow.py for the flow and the defect switches).
 
 Env: DATABASE_URL, INVENTORY_URL, PAYMENTS_URL, SHIPPING_URL, REQUEST_DEADLINE (s, 3),
-CALL_TIMEOUT (s, 1.5), FORWARD_ATTEMPTS (3), COMPENSATION_RETRY (true), SKIP_COMPENSATION ("").
+CALL_TIMEOUT (s, 1.5), FORWARD_ATTEMPTS (3), BACKOFF_FIRST (s, 0.1), BACKOFF_MAX (s, 1.0),
+COMPENSATION_RETRY (true), SKIP_COMPENSATION ("").
 """
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ ORDER_FIELDS = {"customer": str, "sku": str, "qty": int, "amount_cents": int, "a
 config = FlowConfig(
     forward_attempts=env_int("FORWARD_ATTEMPTS", 3),
     call_timeout=env_float("CALL_TIMEOUT", 1.5),
+    backoff_first=env_float("BACKOFF_FIRST", 0.1),
+    backoff_max=env_float("BACKOFF_MAX", 1.0),
     compensation_retry=env_flag("COMPENSATION_RETRY", True),
     skip_compensation=frozenset(s.strip() for s in os.environ.get("SKIP_COMPENSATION", "").split(",") if s.strip()),
 )

@@ -36,6 +36,26 @@ Handler = Callable[[AsyncConnection, Body], Awaitable[Body]]
 REQUESTS = Counter("saga_participant_requests_total", "Participant calls answered", ["action", "outcome"])
 
 
+class CallLog:
+    """How many times each saga called each action here, counted on arrival (before the database).
+
+    The load a saga puts on this participant, seen by the participant itself and not by the
+    orchestrator under test: an audit can bound retries per saga (a retry storm, one try too
+    many, a compensation retried without backoff). In memory on purpose: it must keep counting
+    while the database is faulted; a crash loses it, which only undercounts.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[str, dict[str, int]] = {}
+
+    def arrived(self, action: str, saga_id: str) -> None:
+        per_saga = self.counts.setdefault(action, {})
+        per_saga[saga_id] = per_saga.get(saga_id, 0) + 1
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        return {action: dict(per_saga) for action, per_saga in self.counts.items()}
+
+
 class Reject(Exception):
     """A definitive refusal: nothing changed, and retrying will not change the answer."""
 
@@ -51,6 +71,7 @@ class Participant:
         self.seed = seed
         self.pool = Pool(os.environ["DATABASE_URL"], size=env_int("DB_POOL_SIZE", 4))
         self.db_timeout = env_float("DB_TIMEOUT", 2.0)
+        self.calls = CallLog()
 
     async def _setup(self, conn: AsyncConnection) -> None:
         async with conn.transaction():
@@ -70,6 +91,7 @@ class Participant:
             except ValueError:
                 REQUESTS.labels(label, "bad_request").inc()
                 return JSONResponse({"error": "expected a JSON object with a non-empty 'saga_id'"}, status_code=422)
+            self.calls.arrived(label, body["saga_id"])
             try:
                 async with self.pool.connection(timeout=self.db_timeout) as conn:
                     async with conn.transaction():
@@ -89,7 +111,7 @@ class Participant:
         return Route(path, endpoint, methods=["POST"])
 
     def audit(self, collect: Callable[[AsyncConnection], Awaitable[Body]]) -> Route:
-        """``GET /audit``: the participant's own account of its state, read in one snapshot."""
+        """``GET /audit``: the participant's state, read in one snapshot, and the calls it received per saga."""
 
         async def endpoint(request: Request) -> JSONResponse:
             try:
@@ -99,7 +121,7 @@ class Participant:
                         state = await collect(conn)
             except DB_ERRORS as exc:
                 return JSONResponse({"audit_error": f"{type(exc).__name__}: {exc}"}, status_code=503)
-            return JSONResponse({"service": self.name, "at": time.time(), **state})
+            return JSONResponse({"service": self.name, "at": time.time(), **state, "calls": self.calls.snapshot()})
 
         return Route("/audit", endpoint, methods=["GET"])
 

@@ -29,18 +29,24 @@ CREATE TABLE IF NOT EXISTS charges (
     customer text,
     amount bigint NOT NULL,
     status text NOT NULL CHECK (status IN ('charged', 'refunded', 'cancelled')),
-    updated_at double precision NOT NULL
+    created_at double precision NOT NULL,      -- when the charge (or its tombstone) was first written
+    compensated_at double precision            -- when it was refunded or cancelled; NULL while charged
 );
 """
 CUSTOMERS = env_int("CUSTOMERS", 20)
 INITIAL_BALANCE = env_int("INITIAL_BALANCE_CENTS", 100_000_000)
+# One customer with little money: concurrent orders contend on one balance, which runs out
+# mid-run, so charges are refused (402) and sagas compensate in the steady state too.
+SCARCE_CUSTOMER = "c-scarce"
+SCARCE_BALANCE = env_int("SCARCE_BALANCE_CENTS", 30_000)
 
 
 async def seed(conn: AsyncConnection) -> None:
     # ON CONFLICT: after a restart the database keeps the balances it had.
     async with conn.cursor() as cur:
         await cur.executemany("INSERT INTO accounts VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                              [(f"c{i}", INITIAL_BALANCE, INITIAL_BALANCE) for i in range(CUSTOMERS)])
+                              [(f"c{i}", INITIAL_BALANCE, INITIAL_BALANCE) for i in range(CUSTOMERS)]
+                              + [(SCARCE_CUSTOMER, SCARCE_BALANCE, SCARCE_BALANCE)])
 
 
 async def charge(conn: AsyncConnection, body: Body) -> Body:
@@ -51,7 +57,7 @@ async def charge(conn: AsyncConnection, body: Body) -> Body:
         raise Reject(422, "expected customer and integer amount_cents") from None
     if amount <= 0:
         raise Reject(422, "amount_cents must be positive")
-    inserted = await one(conn, "INSERT INTO charges VALUES (%s, %s, %s, 'charged', %s) "
+    inserted = await one(conn, "INSERT INTO charges VALUES (%s, %s, %s, 'charged', %s, NULL) "
                                "ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id", (saga, customer, amount, time.time()))
     if inserted is None:
         existing = await one(conn, "SELECT status, amount FROM charges WHERE saga_id = %s", (saga,))
@@ -68,8 +74,8 @@ async def charge(conn: AsyncConnection, body: Body) -> Body:
 
 async def refund(conn: AsyncConnection, body: Body) -> Body:
     saga, now = body["saga_id"], time.time()
-    tombstone = await one(conn, "INSERT INTO charges VALUES (%s, NULL, 0, 'cancelled', %s) "
-                                "ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id", (saga, now))
+    tombstone = await one(conn, "INSERT INTO charges VALUES (%s, NULL, 0, 'cancelled', %s, %s) "
+                                "ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id", (saga, now, now))
     if tombstone is not None:
         return {"status": "cancelled"}
     row = await one(conn, "SELECT status, customer, amount FROM charges WHERE saga_id = %s FOR UPDATE", (saga,))
@@ -77,13 +83,14 @@ async def refund(conn: AsyncConnection, body: Body) -> Body:
     if row["status"] != "charged":
         return {"status": row["status"], "replayed": True}
     await conn.execute("UPDATE accounts SET balance = balance + %s WHERE customer = %s", (row["amount"], row["customer"]))
-    await conn.execute("UPDATE charges SET status = 'refunded', updated_at = %s WHERE saga_id = %s", (now, saga))
+    await conn.execute("UPDATE charges SET status = 'refunded', compensated_at = %s WHERE saga_id = %s", (now, saga))
     return {"status": "refunded", "amount_cents": row["amount"]}
 
 
 async def audit(conn: AsyncConnection) -> Body:
     return {"accounts": await rows(conn, "SELECT customer, balance, initial FROM accounts ORDER BY customer"),
-            "charges": await rows(conn, "SELECT saga_id, customer, amount, status FROM charges ORDER BY saga_id")}
+            "charges": await rows(conn, "SELECT saga_id, customer, amount, status, created_at, compensated_at "
+                                        "FROM charges ORDER BY saga_id")}
 
 
 participant = Participant("payments", SCHEMA, seed)

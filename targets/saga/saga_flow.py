@@ -54,6 +54,7 @@ STEPS = (
 class FlowConfig:
     forward_attempts: int = 3
     call_timeout: float = 1.5
+    backoff_first: float = 0.1
     backoff_max: float = 1.0
     compensation_retry: bool = True
     skip_compensation: frozenset[str] = field(default_factory=frozenset)
@@ -192,7 +193,7 @@ class SagaRunner:
         return Reply("rejected" if 400 <= resp.status_code < 500 else "transient", detail)
 
     def _backoff(self, attempt: int) -> float:
-        return min(self.config.backoff_max, 0.1 * 2 ** (attempt - 1))
+        return min(self.config.backoff_max, self.config.backoff_first * 2 ** (attempt - 1))
 
     async def _persist(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Our own state must be written before we go on: retry until the database takes it."""

@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS shipments (
     saga_id text PRIMARY KEY,
     address text,
     status text NOT NULL CHECK (status IN ('scheduled', 'cancelled')),
-    updated_at double precision NOT NULL
+    created_at double precision NOT NULL,      -- when the shipment (or its tombstone) was first written
+    compensated_at double precision            -- when it was cancelled; NULL while scheduled
 );
 """
 UNDELIVERABLE_PREFIX = os.environ.get("UNDELIVERABLE_PREFIX", "nowhere")
@@ -33,7 +34,7 @@ async def schedule(conn: AsyncConnection, body: Body) -> Body:
     saga, address = body["saga_id"], str(body.get("address") or "")
     if not address or address.startswith(UNDELIVERABLE_PREFIX):
         raise Reject(422, "undeliverable address", address=address)
-    inserted = await one(conn, "INSERT INTO shipments VALUES (%s, %s, 'scheduled', %s) "
+    inserted = await one(conn, "INSERT INTO shipments VALUES (%s, %s, 'scheduled', %s, NULL) "
                                "ON CONFLICT (saga_id) DO NOTHING RETURNING saga_id", (saga, address, time.time()))
     if inserted is None:
         existing = await one(conn, "SELECT status FROM shipments WHERE saga_id = %s", (saga,))
@@ -46,15 +47,17 @@ async def schedule(conn: AsyncConnection, body: Body) -> Body:
 
 async def cancel(conn: AsyncConnection, body: Body) -> Body:
     saga, now = body["saga_id"], time.time()
-    # Insert the tombstone, or cancel the scheduled shipment: either way it ends 'cancelled'.
-    await conn.execute("INSERT INTO shipments VALUES (%s, NULL, 'cancelled', %s) "
-                       "ON CONFLICT (saga_id) DO UPDATE SET status = 'cancelled', updated_at = EXCLUDED.updated_at",
-                       (saga, now))
+    # Insert the tombstone, or cancel the scheduled shipment: either way it ends 'cancelled'. A
+    # repeated cancellation changes nothing, its time included: that is when the effect happened.
+    await conn.execute("INSERT INTO shipments VALUES (%s, NULL, 'cancelled', %s, %s) "
+                       "ON CONFLICT (saga_id) DO UPDATE SET status = 'cancelled', compensated_at = EXCLUDED.compensated_at "
+                       "WHERE shipments.status = 'scheduled'", (saga, now, now))
     return {"status": "cancelled"}
 
 
 async def audit(conn: AsyncConnection) -> Body:
-    return {"shipments": await rows(conn, "SELECT saga_id, address, status FROM shipments ORDER BY saga_id")}
+    return {"shipments": await rows(conn, "SELECT saga_id, address, status, created_at, compensated_at "
+                                          "FROM shipments ORDER BY saga_id")}
 
 
 participant = Participant("shipping", SCHEMA, seed=None)

@@ -1,5 +1,5 @@
 """The generated demo stack comes up with Debian's docker-compose and works: orders answers, an
-edge can be faulted through Toxiproxy's API and the breaker opens, Prometheus scrapes every target,
+edge can be faulted through Toxiproxy's API (an HTTP fault too) and the breaker opens, Prometheus scrapes every target,
 the Locust UI answers; `down` leaves no container, network or volume. The local images stand in for the public ones."""
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import yaml
 
 from dockerkit import docker_ready, skip_or_fail  # noqa: F401  (fixture)
 from harness.net import port_is_open
+from harness.runtime.docker import layout
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -32,10 +33,11 @@ def published(service: str) -> int:
 
 ORDERS, LOCUST = published("circuit-breaker-orders"), published("circuit-breaker-locust")
 PORTS = {"orders": ORDERS, "toxiproxy": 8474, "prometheus": 9090, "locust": LOCUST}
+TOXIPROXY_IMAGE = os.environ.get(layout.TOXIPROXY_IMAGE_ENV) or layout.TOXIPROXY_LOCAL_IMAGE
 
 
 def compose(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HARNESS_TOXIPROXY_IMAGE": "harness/toxiproxy:2.12.0",
+    env = {**os.environ, "HARNESS_TOXIPROXY_IMAGE": TOXIPROXY_IMAGE,
            "HARNESS_PROMETHEUS_IMAGE": "harness/prometheus:latest"}
     return subprocess.run(["docker-compose", "-p", PROJECT, "--profile", "circuit-breaker", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
@@ -45,7 +47,7 @@ def compose(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
 def stack(docker_ready: Any) -> Iterator[None]:
     if shutil.which("docker-compose") is None:
         skip_or_fail("docker-compose (Debian's v1) is not installed")
-    for name in ("harness/toxiproxy:2.12.0", "harness/prometheus:latest"):
+    for name in (TOXIPROXY_IMAGE, "harness/prometheus:latest"):
         if subprocess.run(["docker", "image", "inspect", name], capture_output=True).returncode != 0:
             skip_or_fail(f"image {name} missing: run `make images`")
     busy = [f"{n} ({p})" for n, p in PORTS.items() if port_is_open("127.0.0.1", p, timeout=0.5)]
@@ -80,6 +82,14 @@ def wait_ok(url: str, timeout: float = 60) -> httpx.Response:
 def test_the_circuit_breaker_profile_runs_faults_and_is_scraped(stack: None) -> None:
     orders = f"http://127.0.0.1:{ORDERS}"
     wait_ok(orders + "/health")
+    assert httpx.post(orders + "/orders", json={"amount": 10}, timeout=10).json()["status"] == "paid"
+    # An HTTP fault: the stack's Toxiproxy is ours. payments "answers" 500, and orders falls back.
+    edge = "http://127.0.0.1:8474/proxies/circuit-breaker.orders-%3Epayments/toxics"
+    status = httpx.post(edge, json={"name": "payments-500", "type": "http_status", "stream": "upstream",
+                                    "attributes": {"status": 500}}, timeout=10)
+    assert status.status_code == 200, status.text
+    assert httpx.post(orders + "/orders", json={"amount": 10}, timeout=10).json()["reason"] == "payments-unavailable"
+    assert httpx.delete(edge + "/payments-500", timeout=10).status_code == 204
     assert httpx.post(orders + "/orders", json={"amount": 10}, timeout=10).json()["status"] == "paid"
     toxic = httpx.post("http://127.0.0.1:8474/proxies/circuit-breaker.orders-%3Epayments/toxics",
                        json={"type": "latency", "attributes": {"latency": 2000}}, timeout=10)

@@ -22,7 +22,7 @@ def test_cqrs_with_its_database_in_a_container_passes(run_experiment: Callable[.
 def test_cqrs_drop_on_error_loses_updates_in_containers(run_experiment: Callable[..., Any], docker_ready: Any) -> None:
     run = run_experiment("experiments/cqrs.yaml", "drop-on-error", "--runtime", "docker")
     assert run.code == 1, run.explain()
-    assert {"read-model-converges", "no-lost-updates"} <= run.failed, run.explain()
+    assert {"reads-consistent", "no-lost-updates"} <= run.failed, run.explain()
     assert_nothing_left(run.out)
 
 

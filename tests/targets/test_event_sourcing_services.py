@@ -49,3 +49,40 @@ def test_the_projection_follows_the_log_and_a_rebuild_reproduces_it(tmp_path: Pa
             time.sleep(0.1)
         rebuilt = projector.get("/audit").json()
         assert rebuilt["accounts"] == live["accounts"] and rebuilt["checkpoint"] == 20
+
+
+def test_a_batch_retried_after_its_commit_answer_was_lost_is_not_applied_twice(tmp_path: Path, monkeypatch) -> None:
+    """The lost-acknowledgement case: the batch committed, the projector did not hear it and retries."""
+    import asyncio
+    import importlib.util
+    import sys
+
+    import psycopg
+
+    with postgres("eventstore,readmodel", tmp_path) as db:
+        monkeypatch.setenv("EVENTSTORE_URL", f"{db}/eventstore")
+        monkeypatch.setenv("READMODEL_URL", f"{db}/readmodel")
+        target = Path(__file__).resolve().parents[2] / "targets" / "event-sourcing"
+        monkeypatch.syspath_prepend(str(target.parent / "_shared"))
+        monkeypatch.syspath_prepend(str(target))
+        spec = importlib.util.spec_from_file_location("es_projector_under_test", target / "projector.py")
+        assert spec is not None and spec.loader is not None
+        projector = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, spec.name, projector)
+        spec.loader.exec_module(projector)
+        events = [{"seq": n, "stream_id": "acct-1", "version": n, "type": "deposited", "amount": 100} for n in (1, 2, 3)]
+
+        async def scenario() -> tuple[int, int, int]:
+            async with await psycopg.AsyncConnection.connect(f"{db}/readmodel", autocommit=True) as conn:
+                await conn.execute(projector.SCHEMA)
+                first = await projector.apply_batch(conn, events[:2])
+                # The answer to that commit was lost: the in-memory position never moved, so the
+                # retry carries the same events again, plus one more.
+                again = await projector.apply_batch(conn, events)
+                row = await (await conn.execute("SELECT balance, events FROM balances")).fetchone()
+                assert row is not None
+                return first, again, row[0] * 1000 + row[1]
+
+        first, again, balance_and_count = asyncio.run(scenario())
+        assert (first, again) == (2, 3)
+        assert balance_and_count == 300 * 1000 + 3  # each deposit once

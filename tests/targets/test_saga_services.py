@@ -36,7 +36,23 @@ def test_a_refund_before_its_charge_makes_the_late_charge_refused(tmp_path: Path
         assert payments.post("/refunds", json={"saga_id": "s2"}).json()["status"] == "cancelled"
         late = payments.post("/charges", json={"saga_id": "s2", "customer": "c1", "amount_cents": 100})
         assert late.status_code == 409
-        assert {"saga_id": "s2", "customer": None, "amount": 0, "status": "cancelled"} in payments.get("/audit").json()["charges"]
+        audit = payments.get("/audit").json()
+        tomb = next(c for c in audit["charges"] if c["saga_id"] == "s2")
+        assert {k: tomb[k] for k in ("customer", "amount", "status")} == {"customer": None, "amount": 0, "status": "cancelled"}
+        # The tombstone is an undo: made and undone at the same moment, by the participant's clock.
+        assert tomb["created_at"] == tomb["compensated_at"]
+        # Calls are counted per saga on arrival, whatever their answer.
+        assert audit["calls"] == {"refunds": {"s2": 1}, "charges": {"s2": 1}}
+
+
+def test_a_repeated_cancellation_keeps_the_time_the_shipment_was_cancelled(tmp_path: Path) -> None:
+    with postgres("shipping", tmp_path) as db, service("saga", "shipping", tmp_path, DATABASE_URL=f"{db}/shipping") as shipping:
+        assert shipping.post("/shipments", json={"saga_id": "s3", "address": "1 main street"}).status_code == 200
+        assert shipping.post("/cancellations", json={"saga_id": "s3"}).json()["status"] == "cancelled"
+        first = shipping.get("/audit").json()["shipments"][0]
+        assert shipping.post("/cancellations", json={"saga_id": "s3"}).json()["status"] == "cancelled"
+        again = shipping.get("/audit").json()["shipments"][0]
+        assert again["status"] == "cancelled" and again["compensated_at"] == first["compensated_at"] > first["created_at"]
 
 
 def test_participants_refuse_definitively_without_changing_anything(tmp_path: Path) -> None:

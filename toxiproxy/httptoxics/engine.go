@@ -9,6 +9,7 @@ package httptoxics
 // in its connState, so a message half-way through survives the interruption.
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/Shopify/toxiproxy/v2/stream"
@@ -66,9 +67,16 @@ type connState struct {
 	holdUntil time.Time
 	closing   chan struct{} // an answer to deliver before closing
 	answers   *answerer
+	owner     behaviour
+	unsynced  int    // chunks passed before the first message start (see framer.syncAt)
+	first     []byte // the start of the first of them, for the report
 	reported  bool
 	closed    bool
 }
+
+// A stream that shows no message start in this many chunks is not HTTP (a request body in
+// flight when the toxic joined takes a few chunks; a TLS or database session takes more).
+const maxUnsyncedChunks = 64
 
 // NewState is Toxiproxy's StatefulToxic hook: one state per connection and direction.
 func (c *Common) NewState() interface{} { return &connState{} }
@@ -81,6 +89,7 @@ func run(stub *toxics.ToxicStub, b behaviour) {
 	}
 	if st.f == nil {
 		st.f = newFramer(map[bool]role{true: requests, false: responses}[id.upstream])
+		st.owner = b
 	}
 	for !st.closed {
 		if !st.drain(stub, b, id) {
@@ -95,8 +104,33 @@ func run(stub *toxics.ToxicStub, b behaviour) {
 				return
 			}
 			st.input, st.ts = c.Data, c.Timestamp
+			st.sync(b, id)
 		}
 	}
+}
+
+// sync looks for the first message start at a chunk boundary; a stream that never shows one
+// is reported as not HTTP once it has passed enough chunks.
+func (st *connState) sync(b behaviour, id identity) {
+	if st.f.synced() || st.f.syncAt(st.input) {
+		return
+	}
+	if st.unsynced++; st.unsynced == 1 {
+		st.first = []byte(excerpt(st.input))
+	}
+	if st.unsynced > maxUnsyncedChunks {
+		st.f.giveUp("no HTTP/1.x message start")
+		st.notHTTP(b, id, fmt.Sprintf("no HTTP/1.x message start in %d chunks", maxUnsyncedChunks))
+	}
+}
+
+// notHTTP reports, once, a stream that never started an HTTP message while the toxic was on.
+func (st *connState) notHTTP(b behaviour, id identity, why string) {
+	if st.reported || st.unsynced == 0 {
+		return
+	}
+	st.reported = true
+	report(b, id, event{kind: opaque, broken: true, reason: fmt.Sprintf("%s; it starts with %q", why, st.first)})
 }
 
 // drain frames and handles every byte of st.input; false when interrupted or closed.
@@ -283,6 +317,9 @@ func (st *connState) finish(stub *toxics.ToxicStub, b behaviour, id identity) {
 			return
 		}
 	}
+	if !st.f.synced() {
+		st.notHTTP(b, id, "the connection ended before any HTTP/1.x message start")
+	}
 	if ev := st.f.eof(); ev.kind != needMore {
 		if !st.handle(stub, b, id, ev) {
 			return
@@ -299,6 +336,13 @@ func (c *Common) Cleanup(stub *toxics.ToxicStub) {
 	st, ok := stub.State.(*connState)
 	if !ok || st.closed {
 		return
+	}
+	if st.f != nil && !st.f.synced() && c.bind.done != nil {
+		select {
+		case <-c.bind.done:
+			st.notHTTP(st.owner, c.bind.id, "the toxic was removed before any HTTP/1.x message start")
+		default:
+		}
 	}
 	if st.closing != nil {
 		timer := time.NewTimer(2 * time.Second)

@@ -12,6 +12,11 @@ package httptoxics
 // (whose answer announces a body it does not send): when a status line appears where a body
 // should start, the previous answer is taken as bodiless.
 //
+// A toxic may join a connection in the middle of a message (it was added while a request was
+// in flight): the framer starts "unsynced", passing bytes through, and syncs at the first
+// chunk that begins with a request line (upstream) or a status line (downstream); clients
+// and servers write a message head in one go, so a new message starts a new chunk.
+//
 // Anything that is not HTTP/1.x (TLS, a database protocol, a malformed head) turns the
 // stream "opaque": every later byte is passed through untouched, with the reason.
 
@@ -56,7 +61,8 @@ type event struct {
 type phase int
 
 const (
-	phaseHead phase = iota
+	phaseUnsynced phase = iota // before the first message start seen (see syncAt)
+	phaseHead
 	phaseLength
 	phaseChunkSize
 	phaseChunkData
@@ -127,7 +133,7 @@ func newFramer(r role) *framer { return &framer{role: r} }
 // until it reports needMore.
 func (f *framer) next(data []byte) (event, int) {
 	switch f.phase {
-	case phaseOpaque:
+	case phaseOpaque, phaseUnsynced:
 		if len(data) == 0 {
 			return event{kind: needMore}, 0
 		}
@@ -189,6 +195,33 @@ func (f *framer) eof() event {
 		return event{kind: opaque, raw: held}
 	}
 	return event{kind: needMore}
+}
+
+// synced reports whether a message start was ever seen (then messages are framed).
+func (f *framer) synced() bool { return f.phase != phaseUnsynced }
+
+// syncAt is called with each new chunk while unsynced: true if the chunk starts a message
+// (framing starts with it), false if it is the rest of one that began before the toxic.
+func (f *framer) syncAt(chunk []byte) bool {
+	if f.phase != phaseUnsynced {
+		return true
+	}
+	line := bytes.TrimLeft(chunk, "\r\n")
+	end := bytes.IndexByte(line, '\n')
+	if end < 0 {
+		return false
+	}
+	var h Head
+	if h.parseStartLine(strings.TrimSuffix(string(line[:end]), "\r"), f.role) != nil {
+		return false
+	}
+	f.phase = phaseHead
+	return true
+}
+
+// giveUp ends an unsynced stream's wait for a message start: it is not HTTP.
+func (f *framer) giveUp(reason string) {
+	f.phase, f.reason = phaseOpaque, reason
 }
 
 // release hands back the bytes held (a partial head or line) when the toxic goes away.

@@ -12,7 +12,7 @@ import (
 // its events plus every raw byte it handed back, which must equal the stream.
 func frame(t *testing.T, r role, stream string, sizes ...int) ([]string, []byte) {
 	t.Helper()
-	f := newFramer(r)
+	f := synced(r)
 	var trace []string
 	var out []byte
 	record := func(ev event) {
@@ -62,6 +62,13 @@ func frame(t *testing.T, r role, stream string, sizes ...int) ([]string, []byte)
 		record(ev)
 	}
 	return trace, out
+}
+
+// synced is a framer that takes the stream as starting with a message (a new connection).
+func synced(r role) *framer {
+	f := newFramer(r)
+	f.phase = phaseHead
+	return f
 }
 
 func assertFrames(t *testing.T, r role, stream string, want ...string) {
@@ -126,7 +133,7 @@ func TestAResponseWithoutLengthRunsUntilClose(t *testing.T) {
 func TestAnAnswerToHeadIsTakenAsBodilessWhenTheNextAnswerFollows(t *testing.T) {
 	// Only when the next answer starts a chunk: the heuristic needs a whole status line.
 	for _, te := range []string{"Content-Length: 1000", "Transfer-Encoding: chunked"} {
-		f := newFramer(responses)
+		f := synced(responses)
 		f.next([]byte("HTTP/1.1 200 OK\r\n" + te + "\r\n\r\n"))
 		ev, n := f.next([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
 		if ev.kind != messageEnd || n != 0 {
@@ -139,7 +146,7 @@ func TestAnAnswerToHeadIsTakenAsBodilessWhenTheNextAnswerFollows(t *testing.T) {
 }
 
 func TestObsFoldedHeadersAreJoined(t *testing.T) {
-	f := newFramer(responses)
+	f := synced(responses)
 	ev, _ := f.next([]byte("HTTP/1.1 200 OK\r\nX-Long: a\r\n  b\r\nContent-Length: 0\r\n\r\n"))
 	if ev.kind != headDone || ev.head.Get("x-long") != "a b" {
 		t.Fatalf("got %+v", ev)
@@ -173,7 +180,7 @@ func TestNonHTTPTrafficGoesOpaqueAtItsFirstBytes(t *testing.T) {
 }
 
 func TestABinaryProtocolIsRecognisedWithoutWaitingForALineEnd(t *testing.T) {
-	f := newFramer(requests)
+	f := synced(requests)
 	ev, n := f.next([]byte{0x00, 0x00, 0x00, 0x08})
 	if ev.kind != opaque || n != 4 || !ev.broken {
 		t.Fatalf("got %+v after %d bytes", ev, n)
@@ -187,7 +194,7 @@ func TestAnUpgradeEndsHTTPButIsNotAProblem(t *testing.T) {
 	if strings.Join(trace, "|") != strings.Join(want, "|") {
 		t.Fatalf("got %q", trace)
 	}
-	f := newFramer(requests)
+	f := synced(requests)
 	f.next([]byte("GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"))
 	f.next(nil)
 	if ev, _ := f.next([]byte("frame")); ev.kind != opaque || ev.broken {
@@ -214,5 +221,28 @@ func TestKeepsAlive(t *testing.T) {
 		if err != nil || h.KeepsAlive() != want {
 			t.Errorf("%q: keeps alive %v, want %v (%v)", head, h.KeepsAlive(), want, err)
 		}
+	}
+}
+
+func TestAFramerJoiningMidMessageSyncsAtTheNextMessageStart(t *testing.T) {
+	f := newFramer(requests)
+	if f.syncAt([]byte(`{"order_id": "1"}`)) || f.synced() {
+		t.Fatal("a body chunk must not sync")
+	}
+	if ev, n := f.next([]byte(`{"order_id": "1"}`)); ev.kind != opaque || ev.broken || n != 17 {
+		t.Fatalf("the rest of the message in flight passes: %+v", ev)
+	}
+	if f.syncAt([]byte("GET / HTTP/1.1")) {
+		t.Fatal("a request line must be complete to sync on")
+	}
+	if !f.syncAt([]byte("POST /orders HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")) {
+		t.Fatal("a request line must sync")
+	}
+	if ev, _ := f.next([]byte("POST /orders HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")); ev.kind != headDone {
+		t.Fatalf("got %+v", ev)
+	}
+	g := newFramer(responses)
+	if g.syncAt([]byte("tail of a body")) || !g.syncAt([]byte("HTTP/1.1 200 OK\r\n\r\n")) {
+		t.Fatal("answers sync on a status line")
 	}
 }

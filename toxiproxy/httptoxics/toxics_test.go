@@ -371,7 +371,6 @@ func TestTrafficThatIsNotHTTPPassesThroughAndIsReported(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
 	message := []byte("\x16\x03\x01\x00\x05hello, this is not HTTP")
 	conn.Write(message)
 	got := make([]byte, len(message))
@@ -379,12 +378,47 @@ func TestTrafficThatIsNotHTTPPassesThroughAndIsReported(t *testing.T) {
 	if _, err := io.ReadFull(conn, got); err != nil || !bytes.Equal(got, message) {
 		t.Fatalf("echo: %q, %v", got, err)
 	}
+	// Reported when the connection ends without ever starting an HTTP message (a toxic that
+	// joins a connection mid-message waits for the next message start, so not at once).
+	conn.Close()
 	counter := current.opaque.WithLabelValues("edge", "fault", "http_status", "upstream", "not_http")
+	for deadline := time.Now().Add(3 * time.Second); testutil.ToFloat64(counter) == 0 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if testutil.ToFloat64(counter) != 1 {
 		t.Errorf("passthrough counter %v, want 1", testutil.ToFloat64(counter))
 	}
-	if !strings.Contains(f.logs.String(), "not HTTP/1.x") || !strings.Contains(f.logs.String(), `"proxy":"edge"`) {
-		t.Errorf("no warning naming the proxy in the log: %s", f.logs.String())
+	if !strings.Contains(f.logs.String(), "not HTTP/1.x") || !strings.Contains(f.logs.String(), `"proxy":"edge"`) ||
+		!strings.Contains(f.logs.String(), `starts with \"\\x16`) {
+		t.Errorf("no warning naming the proxy and the first bytes in the log: %s", f.logs.String())
+	}
+}
+
+func TestAToxicAddedWhileARequestIsInFlightActsFromTheNextRequest(t *testing.T) {
+	up := newUpstream(t, nil)
+	f := newFixture(t, up.Listener.Addr().String())
+	conn, err := net.Dial("tcp", f.proxy.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	fmt.Fprint(conn, "POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+	time.Sleep(50 * time.Millisecond) // the head has passed; the body is still to come
+	f.add(t, `{"name":"fault","type":"http_status","stream":"upstream","attributes":{"status":503}}`)
+	fmt.Fprint(conn, "hello")
+	first, err := http.ReadResponse(r, nil)
+	if err != nil || first.StatusCode != 200 {
+		t.Fatalf("the request in flight completes: %v %+v", err, first)
+	}
+	io.Copy(io.Discard, first.Body)
+	fmt.Fprint(conn, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n")
+	second, err := http.ReadResponse(r, nil)
+	if err != nil || second.StatusCode != 503 {
+		t.Fatalf("the next request is faulted: %v %+v", err, second)
+	}
+	if testutil.ToFloat64(current.opaque.WithLabelValues("edge", "fault", "http_status", "upstream", "not_http")) != 0 {
+		t.Error("joining mid-message is not traffic that is not HTTP")
 	}
 }
 

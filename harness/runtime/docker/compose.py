@@ -32,7 +32,8 @@ HEADER = """\
 #   docker compose --profile circuit-breaker up --build     # one target system, its Locust UI
 #   docker compose --profile all up --build                 # every target system
 #
-# Images: HARNESS_TARGET_IMAGE, HARNESS_BASE_IMAGE, HARNESS_TOXIPROXY_IMAGE, HARNESS_PROMETHEUS_IMAGE.
+# Images: HARNESS_TARGET_IMAGE, HARNESS_BASE_IMAGE, HARNESS_TOXIPROXY_IMAGE (ours, with the HTTP
+# toxics; built with HARNESS_GO_IMAGE when missing), HARNESS_PROMETHEUS_IMAGE.
 #
 # On 127.0.0.1:  Toxiproxy's API :8474   Prometheus :9090
 """
@@ -86,7 +87,10 @@ def generate(specs: list[SystemSpec]) -> dict[str, str]:
         services[f"{system.name}-locust"] = _locust(system, index)
     head: dict[str, Any] = {
         "toxiproxy": {
-            "image": f"${{{layout.TOXIPROXY_IMAGE_ENV}:-{layout.TOXIPROXY_PUBLIC_IMAGE}}}",
+            # Ours (HTTP toxics): built from source with the Go image when it is not there.
+            "image": f"${{{layout.TOXIPROXY_IMAGE_ENV}:-{layout.TOXIPROXY_LOCAL_IMAGE}}}",
+            "build": {"context": ".", "dockerfile": "docker/toxiproxy.Dockerfile",
+                      "args": {"GO_IMAGE": "${HARNESS_GO_IMAGE:-golang:1.23-bookworm}"}},
             "command": [f"-host={layout.LISTEN_HOST}", f"-port={layout.TOXIPROXY_API_PORT}", "-proxy-metrics",
                         "-config=/etc/toxiproxy/proxies.json"],
             "volumes": [f"./{TOXIPROXY_CONFIG}:/etc/toxiproxy/proxies.json:ro"],

@@ -2,8 +2,8 @@
 
     targets     $HARNESS_TARGET_IMAGE, else harness/targets:latest (built from this checkout;
                 a notice when its io.harness.source label says it is older than the code)
-    toxiproxy   $HARNESS_TOXIPROXY_IMAGE, else ghcr.io/shopify/toxiproxy:2.12.0 or our
-                harness/toxiproxy:2.12.0, whichever is there; else the public one is pulled
+    toxiproxy   $HARNESS_TOXIPROXY_IMAGE, else our harness/toxiproxy:2.12.0 (with the HTTP toxics)
+                or ghcr.io/shopify/toxiproxy:2.12.0, whichever is there first; else the public one is pulled
 """
 from __future__ import annotations
 
@@ -42,12 +42,13 @@ def toxiproxy_image(client: Any) -> str:
             return name
         except docker.errors.ImageNotFound:
             continue
+    pullable = candidates[-1]  # the public one (ours is built, not pulled), or the one named
     try:
-        client.images.pull(candidates[0])
-        return candidates[0]
+        client.images.pull(pullable)
+        return pullable
     except docker.errors.DockerException as exc:
         raise EnvironmentProblem(
-            f"no Toxiproxy image: none of {', '.join(candidates)} is there, and pulling {candidates[0]} failed "
+            f"no Toxiproxy image: none of {', '.join(candidates)} is there, and pulling {pullable} failed "
             f"({str(exc).splitlines()[0][:200]})",
             hint=f"build {layout.TOXIPROXY_LOCAL_IMAGE}: `make images`; or name one in ${layout.TOXIPROXY_IMAGE_ENV}"
         ) from None

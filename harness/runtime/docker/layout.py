@@ -31,7 +31,7 @@ TARGET_IMAGE_ENV = "HARNESS_TARGET_IMAGE"
 TARGET_IMAGE = "harness/targets:latest"
 TOXIPROXY_IMAGE_ENV = "HARNESS_TOXIPROXY_IMAGE"
 TOXIPROXY_PUBLIC_IMAGE = "ghcr.io/shopify/toxiproxy:2.12.0"
-TOXIPROXY_LOCAL_IMAGE = "harness/toxiproxy:2.12.0"  # scripts/build-images.sh, FROM scratch
+TOXIPROXY_LOCAL_IMAGE = "harness/toxiproxy:2.12.0"  # ours, with HTTP toxics: docker/toxiproxy.Dockerfile, make images
 PROMETHEUS_IMAGE_ENV = "HARNESS_PROMETHEUS_IMAGE"
 PROMETHEUS_PUBLIC_IMAGE = "prom/prometheus:v2.53.0"
 SOURCE_LABEL = "io.harness.source"  # digest of harness/ + targets/ an image was built from
@@ -92,9 +92,10 @@ def target_image() -> str:
 
 
 def toxiproxy_candidates() -> list[str]:
-    """Toxiproxy images in order of preference: an explicit choice, else the public one or our build."""
+    """Toxiproxy images in order of preference: an explicit choice, else our build (it has the HTTP
+    toxics), else the public one (stock: every fault but the HTTP ones), the last one pulled if none is there."""
     named = os.environ.get(TOXIPROXY_IMAGE_ENV)
-    return [named] if named else [TOXIPROXY_PUBLIC_IMAGE, TOXIPROXY_LOCAL_IMAGE]
+    return [named] if named else [TOXIPROXY_LOCAL_IMAGE, TOXIPROXY_PUBLIC_IMAGE]
 
 
 def source_digest(root: Path = REPO_ROOT) -> str:

@@ -55,6 +55,8 @@ def test_a_targets_image_built_from_other_sources_gets_a_notice() -> None:
 
 def test_toxiproxy_prefers_an_image_that_is_there_and_pulls_the_public_one_otherwise() -> None:
     assert docker_images.toxiproxy_image(FakeClient(FakeImages({"harness/toxiproxy:2.12.0": {}}))) == "harness/toxiproxy:2.12.0"
+    both = FakeImages({"harness/toxiproxy:2.12.0": {}, "ghcr.io/shopify/toxiproxy:2.12.0": {}})
+    assert docker_images.toxiproxy_image(FakeClient(both)) == "harness/toxiproxy:2.12.0"  # ours has the HTTP toxics
     images = FakeImages({}, pullable={"ghcr.io/shopify/toxiproxy:2.12.0"})
     assert docker_images.toxiproxy_image(FakeClient(images)) == "ghcr.io/shopify/toxiproxy:2.12.0"
     assert images.pulled == ["ghcr.io/shopify/toxiproxy:2.12.0"]

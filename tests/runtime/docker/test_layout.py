@@ -61,9 +61,9 @@ def test_a_system_outside_targets_is_mounted_read_only_at_a_fixed_path(tmp_path:
 
 
 def test_an_unknown_placeholder_names_the_field_and_the_known_ones(tmp_path: Path) -> None:
-    system = load_system(write_system(tmp_path, '  front:\n    command: ["{pyhton}", "x.py"]\n'))
-    with pytest.raises(InputError, match=r"services.front.command: unknown placeholder \{pyhton\}.*\{python\}"):
-        layout.service_container(system, "front", proxy_host="t", ports={})
+    # Found when the manifest is loaded (validate), before any runtime lays a container out.
+    with pytest.raises(InputError, match=r"services.front.command\[0\]: unknown placeholder \{pyhton\}.*\{python\}"):
+        load_system(write_system(tmp_path, '  front:\n    command: ["{pyhton}", "x.py"]\n'))
 
 
 def test_each_edge_gets_its_own_proxy_port_in_manifest_order() -> None:
@@ -76,7 +76,7 @@ def test_images_can_be_named_in_the_environment(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv(layout.TARGET_IMAGE_ENV, raising=False)
     monkeypatch.delenv(layout.TOXIPROXY_IMAGE_ENV, raising=False)
     assert layout.target_image() == "harness/targets:latest"
-    assert layout.toxiproxy_candidates() == ["ghcr.io/shopify/toxiproxy:2.12.0", "harness/toxiproxy:2.12.0"]
+    assert layout.toxiproxy_candidates() == ["harness/toxiproxy:2.12.0", "ghcr.io/shopify/toxiproxy:2.12.0"]
     monkeypatch.setenv(layout.TARGET_IMAGE_ENV, "me/targets:1")
     monkeypatch.setenv(layout.TOXIPROXY_IMAGE_ENV, "me/toxiproxy:1")
     assert layout.target_image() == "me/targets:1"
