@@ -41,7 +41,11 @@ calls = CallLedger()
 
 def _load_ledger() -> None:
     """A restarted payments knows every charge it made before: they are money already moved."""
-    if LEDGER_PATH is None or not LEDGER_PATH.is_file():
+    if LEDGER_PATH is None:
+        return
+    # The folder may not exist yet (a container whose run folder is not mounted, as in Compose).
+    LEDGER_PATH.parent.mkdir(parents=True, exist_ok=True)
+    if not LEDGER_PATH.is_file():
         return
     for line in LEDGER_PATH.read_text(encoding="utf-8").splitlines():
         try:
