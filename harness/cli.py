@@ -60,6 +60,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--runtime", default="local", help="where the system runs (default: local)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
 
+    exp = sub.add_parser("explore", help="run the standard fault matrix on a system and report its impact")
+    exp.add_argument("system", help="a built-in system's name, or a path to a system.yaml")
+    exp.add_argument("--budget", type=_duration, help="time for the cells, e.g. 10m (default: the whole matrix); "
+                     "phases are shortened, then cells dropped, and the report says which")
+    exp.add_argument("--seed", type=int, default=0, help="cell order and load randomness (default 0)")
+    exp.add_argument("--out", type=Path, help="run folder (default: reports/<time>-explore-<system>)")
+    exp.add_argument("--defect", help="switch on one of the system's defects")
+    exp.add_argument("--runtime", default="local", help="where the system runs (default: local)")
+    exp.add_argument("--users", type=int, default=6, help="Locust users (default 6)")
+    exp.add_argument("--user-class", action="append", default=[], dest="user_classes",
+                     help="Locust user class to run (repeatable; default: every class in the locustfile)")
+    exp.add_argument("--faults", type=_names, help="comma-separated matrix faults (default: all)")
+    exp.add_argument("--targets", type=_names, help="comma-separated edges and services (default: all)")
+    exp.add_argument("--phases", type=_phases, help="baseline,fault,recovery seconds per cell (default 8s,10s,12s)")
+    exp.add_argument("--fail-on", type=_names, default=["invariants", "recovery"],
+                     help="properties whose failure fails the run (default invariants,recovery; also "
+                          "amplification, blast-radius, baseline)")
+    exp.add_argument("--recovery-within", type=_duration, help="bound on recovery after a fault (default: min(8s, "
+                     "recovery phase - 2s))")
+    exp.add_argument("--max-amplification", type=float, default=4.0,
+                     help="calls per request on a faulted edge vs normal, for edges without max_amplification "
+                          "(default 4)")
+    exp.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
+
     val = sub.add_parser("validate", help="validate experiment files (and their systems) without running")
     val.add_argument("files", type=Path, nargs="+")
     val.add_argument("--runtime", default="local",
@@ -89,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return cmd_clean(args.dry_run)
             if args.command == "report":
                 return cmd_report(args.run_dir)
+            if args.command == "explore":
+                return cmd_explore(args)
             return cmd_run(args)
         except InputError as exc:
             err(f"harness: invalid input\n{exc.render()}")
@@ -236,6 +262,61 @@ def cmd_run(args: argparse.Namespace) -> int:
         err(f"error: {result.error}")
     out(f"report: {result.run_dir / 'report.html'}")
     return result.exit_code
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from .catalog import resolve_system
+    from .console import ConsoleProgress
+    from .explore import ExploreOptions, Phases, explore
+    from .system import load_system
+
+    manifest = resolve_system(args.system, Path.cwd())
+    if manifest is None:
+        from .catalog import builtin_systems
+
+        raise InputError(f"unknown system '{args.system}': not a manifest path and not a built-in system; "
+                         f"built-in: {', '.join(builtin_systems()) or 'none'}")
+    system = load_system(manifest)
+    opts = ExploreOptions(seed=args.seed, budget=args.budget, out=args.out, runtime=args.runtime, defect=args.defect,
+                          users=args.users, user_classes=args.user_classes, faults=args.faults, targets=args.targets,
+                          fail_on=args.fail_on, recovery_within=args.recovery_within,
+                          max_amplification=args.max_amplification, manifest=manifest, ignore_signals_after=True)
+    if args.phases is not None:
+        opts.phases = Phases(*args.phases)
+    if not args.quiet:
+        ConsoleProgress(opts.events)
+    result = explore(system, opts)
+    cells = result.extra.get("matrix", {}).get("cells", [])
+    ran = sum(1 for c in cells if c.get("status") == "ran")
+    out(f"verdict: {result.verdict.upper()} ({result.status}; {ran} cell(s) ran; "
+        f"{sum(c.verdict == 'passed' for c in result.checks)}/{len(result.checks)} checks passed)")
+    if result.error:
+        err(f"error: {result.error}")
+    out(f"report: {result.run_dir / 'report.html'}")
+    return result.exit_code
+
+
+def _duration(text: str) -> float:
+    from .durations import parse_duration
+
+    try:
+        return parse_duration(text if not text.replace(".", "", 1).isdigit() else float(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _phases(text: str) -> tuple[float, float, float]:
+    parts = _names(text)
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"expected baseline,fault,recovery (e.g. 6s,8s,10s), got {text!r}")
+    values = tuple(_duration(p) for p in parts)
+    if min(values) < 2:
+        raise argparse.ArgumentTypeError(f"each phase needs at least 2s, got {text!r}")
+    return values  # type: ignore[return-value]
 
 
 def cmd_report(run_dir: Path) -> int:

@@ -35,6 +35,9 @@ Record kinds (field ``kind``):
     collect_error     check, error (a check type's collect step crashed)
     edge_counters     edges {edge: {up_in, up_out, down_in, down_out}} (Toxiproxy's cumulative bytes, every second)
     edge_counters_error  error (Toxiproxy's metrics could not be read)
+    cell_started / cell_finished   cell, index, fault, matrix_fault, target, ... (``harness explore``: one
+                      cell of the fault matrix; its load's own start and stop are segment_started /
+                      segment_stopped, the explore's load_started / load_stopped span every cell)
     invariants_declared  invariants {name: {expect, description, audits}} (the manifest's text, judged later)
     quiescence        settled, waited_s, polls, quiet_s, timeout_s, still_changing (after load and faults stopped)
     invariant_audit   audit, source (sql|http), service, value | error (an audit's last read, once quiet)

@@ -78,7 +78,8 @@ def _plain(x: float) -> str:
 # -- {params.NAME} in command and env --------------------------------------------------------
 
 class RenderedParam(str):
-    """One parameter as a template sees it: ``{params.x}`` (seconds for a duration), ``{params.x.ms}``, ``{params.x.s}``."""
+    """One parameter as a template sees it: ``{params.x}`` (seconds for a duration), ``{params.x.ms}``,
+    ``{params.x.s}``."""
 
     ms: str
     s: str
@@ -181,7 +182,8 @@ def evaluate_bound(text: str, params: dict[str, Parameter]) -> tuple[Quantity, l
                 return Quantity(units[node.id], 1)
             p = params.get(node.id)
             if p is None:
-                raise ValueError(f"unknown parameter '{node.id}' in {text!r}; parameters: {', '.join(sorted(params)) or 'none'}")
+                raise ValueError(f"unknown parameter '{node.id}' in {text!r}; "
+                                 f"parameters: {', '.join(sorted(params)) or 'none'}")
             if p.kind == "text":
                 raise ValueError(f"parameter '{node.id}' is text ({p.raw!r}), not a number or a duration")
             if node.id not in used:

@@ -36,6 +36,8 @@ class RunResult:
     error_kind: ErrorKind | None = None
     experiment_path: str = ""
     counts: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    """More sections for result.json and the report (e.g. ``matrix`` from ``harness explore``)."""
 
     @property
     def deviated(self) -> bool:
@@ -77,4 +79,5 @@ class RunResult:
             "error_kind": self.error_kind,
             "counts": self.counts,
             "checks": [c.to_dict() for c in self.checks],
+            **self.extra,
         }

@@ -117,7 +117,8 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                                                                      metrics_needed=reads_metrics(exp)))
                     _checkpoint(guard)
                     timeline = parts.timeline = FaultTimeline(exp, parts.deployment, journal, ev)
-                    parts.sampler = start_sampling(parts.deployment)  # traffic per edge, for amplification checks
+                    # traffic per edge (connections from its log, bytes from its metrics), for amplification checks
+                    parts.sampler = start_sampling(parts.deployment, run_dir / "logs" / "toxiproxy.log")
                     locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
                     load = parts.load = LoadProcess(
                         locustfile=locustfile, host=parts.deployment.entry_url, users=exp.load.users,

@@ -16,7 +16,7 @@ from .durations import Duration
 from .errors import InputError, Problems
 from .invariants.spec import AuditSpec, InvariantSpec, QuiescenceSpec
 from .model import Spec
-from .params import Parameter
+from .params import Parameter, evaluate_bound
 from .system_checks import check_system
 from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_yaml
 
@@ -40,6 +40,9 @@ class UpstreamSpec(Spec):
     url: str = "http://{host}:{port}"
     name: str | None = Field(None, description="edge name; default '<from>-><to>'")
     timeout_param: str | None = Field(None, description="the parameter that is the caller's timeout on this edge")
+    max_amplification: float | str | None = Field(
+        None, description="explore: most calls per request this edge may carry under a fault, vs normal "
+                          "(a number or an expression over parameters, e.g. 'attempts * 1.25')")
 
 
 class ServiceSpec(Spec):
@@ -198,11 +201,18 @@ def _validate_effects(system: SystemSpec, doc: YamlDocument, problems: Problems)
             params[name] = Parameter.parse(name, raw)
         except ValueError as exc:
             problems.add(f"parameters.{name}", str(exc), doc.line_of(("parameters", name)))
+    loc: tuple[str | int, ...]
     for sname, svc in system.services.items():
         for i, up in enumerate(svc.upstreams):
+            if isinstance(up.max_amplification, str):
+                try:
+                    evaluate_bound(up.max_amplification, params)
+                except ValueError as exc:
+                    loc = ("services", sname, "upstreams", i, "max_amplification")
+                    problems.add(format_loc(loc), str(exc), doc.line_of(loc))
             if up.timeout_param is None:
                 continue
-            loc: tuple[str | int, ...] = ("services", sname, "upstreams", i, "timeout_param")
+            loc = ("services", sname, "upstreams", i, "timeout_param")
             p = params.get(up.timeout_param)
             if p is None or p.kind != "duration":
                 known = ", ".join(n for n, q in params.items() if q.kind == "duration") or "none"

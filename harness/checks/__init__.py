@@ -6,6 +6,7 @@ from . import failover, isolation  # noqa: F401  (generic edge-pattern checks)
 from . import conformance  # noqa: F401  (registers the response conformance check)
 from . import invariant  # noqa: F401  (registers the invariant check over audited effects)
 from . import amplification  # noqa: F401  (registers the edge traffic amplification check)
+from . import recovery  # noqa: F401  (registers the back-to-baseline-after-a-fault check)
 from .evaluate import evaluate
 from .registry import CheckResult, Outcome, SeriesQuery, check, check_types, merge_verdicts
 

@@ -1,18 +1,21 @@
-"""``amplification``: the load a mechanism puts on an edge, per request, against its own baseline.
+"""``amplification``: the load a mechanism puts on an edge, per request that entered the system.
 
 Retry storms and double tries show up as more traffic reaching the faulted dependency for
-each request that entered the system. Toxiproxy counts every byte an edge carries (sampled
-into the journal as ``edge_counters``, see :mod:`harness.traffic.sampler`); this check
-divides the bytes the caller sent into the edge in a window by the requests that entered the
-system in the same window, and compares that with the same figure in the baseline:
+each request that entered the system. The runner samples every edge's traffic from
+Toxiproxy into the journal (``edge_counters``, see :mod:`harness.traffic.sampler`); this check
+divides the traffic an edge carried in a window by the requests that entered the system in
+the same window, and bounds it, absolutely and/or against the same figure in the baseline:
 
-    ratio = (bytes on EDGE / requests) in window  /  (bytes on EDGE / requests) in baseline
+    per_request = traffic on EDGE in window / requests in window
+    ratio       = per_request in window / per_request in baseline
 
-With requests of a steady mix, bytes per request stand in for calls per request, so the ratio
-reads as "calls per request, relative to normal": a sidecar making at most 4 tries stays at or
-below 4; one retrying until its budget runs out does not. ``min_ratio`` asks for the opposite
-(retries must happen). Bytes count attempts even when a toxic drops or resets them; a
-connection refused by a proxy that is down carries none.
+``measure: connections`` (the default) counts new connections: a try made on a fresh
+connection (after a reset or a timeout, or by a caller without keep-alive) counts once, in
+real time. ``measure: bytes`` counts the bytes the caller sent; stock Toxiproxy adds them when
+a connection closes, so use it only for callers without keep-alive. With a steady request mix
+either stands in for calls per request: a sidecar making at most 4 tries stays at or below 4;
+one retrying until its budget runs out does not. ``min_*`` bounds ask for the opposite (retries
+must happen).
 """
 from __future__ import annotations
 
@@ -30,7 +33,8 @@ from .windows import Window, Windows, WindowSpec, window_references
 if TYPE_CHECKING:
     from ..experiment import ExperimentSpec
 
-FIELDS = {"up": "up_in", "down": "down_in"}
+FIELDS = {"connections": "conns", "bytes": "up_in", "bytes_down": "down_in"}
+UNITS = {"connections": "new connections", "bytes": "B", "bytes_down": "B answered"}
 
 
 class AmplificationParams(Spec):
@@ -38,19 +42,28 @@ class AmplificationParams(Spec):
     window: WindowSpec = Field(description="the window judged, e.g. {during: FAULT, skip: 1s}")
     baseline: WindowSpec = Field("before", description="the window the ratio is taken against")
     requests: RequestFilter | None = Field(None, description="the entry requests counted; default all")
-    direction: Literal["up", "down"] = Field("up", description="up: bytes the caller sent (its attempts); "
-                                             "down: bytes the dependency answered")
-    max_ratio: float | None = Field(None, gt=0, description="highest window/baseline ratio")
-    min_ratio: float | None = Field(None, gt=0, description="lowest window/baseline ratio")
+    measure: Literal["connections", "bytes", "bytes_down"] = Field(
+        "connections", description="connections: new connections (real time); bytes: bytes the caller sent "
+                                   "(counted when a connection closes); bytes_down: bytes answered")
+    max_per_request: float | None = Field(None, ge=0, description="highest traffic per entering request in the window")
+    min_per_request: float | None = Field(None, ge=0, description="lowest traffic per entering request in the window")
+    max_ratio: float | None = Field(None, gt=0, description="highest window/baseline ratio of traffic per request")
+    min_ratio: float | None = Field(None, gt=0, description="lowest window/baseline ratio of traffic per request")
     min_requests: int = Field(10, ge=1, description="fewer requests in a window -> unknown")
 
     @model_validator(mode="after")
     def _has_a_bound(self) -> "AmplificationParams":
-        if self.max_ratio is None and self.min_ratio is None:
-            raise ValueError("give a bound: 'max_ratio', 'min_ratio' or both")
-        if self.max_ratio is not None and self.min_ratio is not None and self.min_ratio > self.max_ratio:
-            raise ValueError(f"min_ratio ({self.min_ratio:g}) is above max_ratio ({self.max_ratio:g})")
+        if all(b is None for b in (self.max_ratio, self.min_ratio, self.max_per_request, self.min_per_request)):
+            raise ValueError("give a bound: max_per_request, min_per_request, max_ratio or min_ratio")
+        for lo, hi in (("min_ratio", "max_ratio"), ("min_per_request", "max_per_request")):
+            a, b = getattr(self, lo), getattr(self, hi)
+            if a is not None and b is not None and a > b:
+                raise ValueError(f"{lo} ({a:g}) is above {hi} ({b:g})")
         return self
+
+    @property
+    def relative(self) -> bool:
+        return self.max_ratio is not None or self.min_ratio is not None
 
 
 def _refs(p: AmplificationParams, exp: "ExperimentSpec") -> Iterable[tuple[str, str]]:
@@ -68,17 +81,17 @@ def measure(history: History, samples: list[tuple[float, float]], w: Window,
     reqs = select_requests(history.requests, w, flt)
     out["requests"] = len(reqs)
     if start is None or end is None:
-        out["bytes"] = None
+        out["traffic"] = None
         return out
-    out["bytes"] = round(end - start, 1)
-    out["bytes_per_request"] = round((end - start) / len(reqs), 2) if reqs else None
+    out["traffic"] = round(end - start, 1)
+    out["per_request"] = round((end - start) / len(reqs), 4) if reqs else None
     return out
 
 
 def _rate_points(samples: list[tuple[float, float]], start: float, end: float, origin: float) -> list[list[float]]:
-    """Bytes per second between consecutive samples, for the report's sparkline."""
+    """Traffic per second between consecutive samples, for the report's sparkline."""
     pts = []
-    for (t0, v0), (t1, v1) in zip(samples, samples[1:]):
+    for (t0, v0), (t1, v1) in zip(samples, samples[1:], strict=False):
         if t1 > start and t0 < end and t1 > t0:
             pts.append([round(t1 - origin, 3), round((v1 - v0) / (t1 - t0), 1)])
     return pts
@@ -86,39 +99,68 @@ def _rate_points(samples: list[tuple[float, float]], start: float, end: float, o
 
 @check("amplification", AmplificationParams, refs=_refs)
 def amplification(history: History, p: AmplificationParams, windows: Windows) -> Outcome:
-    """Traffic on the edge per entering request, in the window, within bounds of its baseline."""
+    """Traffic on the edge per entering request, in the window, within bounds (absolute or vs the baseline)."""
     w, base = windows.resolve(p.window), windows.resolve(p.baseline)
-    evidence: dict[str, Any] = {"edge": p.edge, "direction": p.direction, **w.describe(windows.origin),
+    unit = UNITS[p.measure]
+    evidence: dict[str, Any] = {"edge": p.edge, "measure": p.measure, **w.describe(windows.origin),
                                 "baseline": base.label,
                                 "filter": p.requests.describe() if p.requests else "all requests"}
-    for win in (w, base):
+    for win in (w, base) if p.relative else (w,):
         if not win.known:
             return Outcome("unknown", f"window '{win.label}' did not happen in this run", evidence)
-    samples = edge_series(list(history.of_kind("edge_counters")), p.edge, FIELDS[p.direction])
+    samples = edge_series(list(history.of_kind("edge_counters")), p.edge, FIELDS[p.measure])
     if not samples:
         errors = [r.get("error") for r in history.of_kind("edge_counters_error")]
-        return Outcome("unknown", f"no traffic counters were recorded for edge '{p.edge}'"
+        return Outcome("unknown", f"no {p.measure} counters were recorded for edge '{p.edge}'"
                        + (f" ({'; '.join(map(str, errors))})" if errors else ""), evidence)
-    b, d = measure(history, samples, base, p.requests), measure(history, samples, w, p.requests)
-    evidence.update(baseline_measure=b, window_measure=d)
-    assert base.start is not None and w.end is not None
-    evidence["bytes_per_s"] = _rate_points(samples, min(base.start, w.start or base.start), max(w.end, base.end or w.end),
-                                           windows.origin or samples[0][0])
-    for m in (b, d):
+    judged = [("window", w)] + ([("baseline", base)] if base.known else [])
+    measures = {name: measure(history, samples, win, p.requests) for name, win in judged}
+    evidence.update({f"{name}_measure": m for name, m in measures.items()})
+    assert w.start is not None and w.end is not None
+    lo = min(w.start, base.start) if base.start is not None else w.start
+    evidence["per_second"] = _rate_points(samples, lo, w.end, windows.origin or samples[0][0])
+    for name, m in measures.items():
+        if name == "baseline" and not p.relative:
+            continue
         if m["requests"] < p.min_requests:
-            return Outcome("unknown", f"only {m['requests']} requests in '{m['window']}' (need {p.min_requests})", evidence)
-        if m["bytes"] is None:
+            return Outcome("unknown", f"only {m['requests']} requests in '{m['window']}' (need {p.min_requests})",
+                           evidence)
+        if m["traffic"] is None:
             return Outcome("unknown", f"the traffic counters do not cover '{m['window']}' (sampled "
                                       f"{samples[0][0] - (windows.origin or 0):.1f}s to "
                                       f"{samples[-1][0] - (windows.origin or 0):.1f}s)", evidence)
-    if not b["bytes_per_request"]:
-        return Outcome("unknown", f"edge '{p.edge}' carried no traffic in '{base.label}': nothing to compare with "
-                                  "(do these requests use it?)", evidence)
-    ratio = d["bytes_per_request"] / b["bytes_per_request"]
-    evidence["ratio"] = round(ratio, 3)
-    bound = " and ".join(([f"min x{p.min_ratio:g}"] if p.min_ratio is not None else [])
-                         + ([f"max x{p.max_ratio:g}"] if p.max_ratio is not None else []))
-    summary = (f"{p.edge} carried {d['bytes_per_request']:,.0f} B per request in '{w.label}' vs "
-               f"{b['bytes_per_request']:,.0f} B in '{base.label}': x{ratio:.2f} ({bound})")
-    ok = (p.max_ratio is None or ratio <= p.max_ratio) and (p.min_ratio is None or ratio >= p.min_ratio)
-    return Outcome("passed" if ok else "failed", summary, evidence)
+    d = measures["window"]
+    per = d["per_request"]
+    problems, bounds = [], []
+    if p.max_per_request is not None:
+        bounds.append(f"max {p.max_per_request:g}")
+        if per > p.max_per_request:
+            problems.append("above max")
+    if p.min_per_request is not None:
+        bounds.append(f"min {p.min_per_request:g}")
+        if per < p.min_per_request:
+            problems.append("below min")
+    summary = f"{p.edge} carried {_fmt(per)} {unit} per request in '{w.label}'"
+    if p.relative:
+        b = measures["baseline"]["per_request"]
+        summary += f" vs {_fmt(b)} in '{base.label}'"
+        if not b:
+            return Outcome("unknown", summary + ": the baseline had none, so no ratio (use max_per_request)",
+                           evidence)
+        ratio = per / b
+        evidence["ratio"] = round(ratio, 3)
+        summary += f": x{ratio:.2f}"
+        if p.max_ratio is not None:
+            bounds.append(f"max x{p.max_ratio:g}")
+            if ratio > p.max_ratio:
+                problems.append("ratio above max")
+        if p.min_ratio is not None:
+            bounds.append(f"min x{p.min_ratio:g}")
+            if ratio < p.min_ratio:
+                problems.append("ratio below min")
+    evidence["per_request"] = per
+    return Outcome("failed" if problems else "passed", f"{summary} ({', '.join(bounds)})", evidence)
+
+
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if v >= 100 else f"{v:.2f}"

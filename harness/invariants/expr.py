@@ -122,7 +122,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": _extreme(min, "min"), "max": _extreme(max, "max"),
     "abs": lambda x: abs(x), "round": lambda x, n=0: round(x, int(n)),
     "distinct": _distinct, "duplicates": _duplicates, "first": _first,
-    "sorted": lambda x: sorted(x, key=_sort_key) if isinstance(x, list) else _fail(f"sorted() needs a list, got {_kind(x)}"),
+    "sorted": lambda x: (sorted(x, key=_sort_key) if isinstance(x, list)
+                         else _fail(f"sorted() needs a list, got {_kind(x)}")),
     "any": _bools(any, "any"), "all": _bools(all, "all"),
     "keys": _mapping(lambda d: d.keys(), "keys"), "values": _mapping(lambda d: d.values(), "values"),
 }
@@ -217,6 +218,15 @@ class _Evaluator:
         self._traced: set[int] = set()
         self._memo: dict[int, Any] = {}
         self._sets: dict[int, tuple[list[Any], frozenset[str]]] = {}
+        self._names: dict[int, frozenset[str]] = {}
+
+    def reads(self, node: ast.AST, scope: dict[str, Any]) -> bool:
+        """Does the subtree read a name of ``scope`` (a row's fields)? Names collected once per node:
+        inside a filter this is asked for every node of every row."""
+        names = self._names.get(id(node))
+        if names is None:
+            names = self._names[id(node)] = _names_in(node)
+        return not names.isdisjoint(scope)
 
     def seg(self, node: ast.AST) -> str:
         return ast.get_source_segment(self.expr.text, node) or ast.unparse(node)
@@ -225,7 +235,7 @@ class _Evaluator:
         # Only what does not depend on the row: inside a filter a row's node runs once per row.
         if isinstance(node, ast.Constant) or id(node) in self._traced:
             return
-        if scope is None or not _reads(node, scope):
+        if scope is None or not self.reads(node, scope):
             self._traced.add(id(node))
             self.trace.append(TraceEntry(self.seg(node), value, len(value) if isinstance(value, list) else None,
                                          isinstance(node, ast.Subscript)))
@@ -243,7 +253,7 @@ class _Evaluator:
         if scope is not None and id(node) in self._memo:
             return self._memo[id(node)]
         value = self._ev(node, scope)
-        if scope is not None and not _reads(node, scope):
+        if scope is not None and not self.reads(node, scope):
             self._memo[id(node)] = value
         return value
 
@@ -287,7 +297,7 @@ class _Evaluator:
         if isinstance(node, ast.Compare):
             left = self.ev(node.left, scope)
             self.note(node.left, left, scope)
-            for op, comp in zip(node.ops, node.comparators):
+            for op, comp in zip(node.ops, node.comparators, strict=True):
                 right = self.ev(comp, scope)
                 self.note(comp, right, scope)
                 try:
@@ -347,7 +357,8 @@ class _Evaluator:
                 if not isinstance(row, dict):
                     raise ExprError(f"{self.seg(node)!r}: '.{name}' needs rows, but the list holds {_kind(row)}")
                 if name not in row:
-                    raise ExprError(f"{self.seg(node)!r}: a row has no field '{name}'; fields: {', '.join(map(str, row))}")
+                    raise ExprError(f"{self.seg(node)!r}: a row has no field '{name}'; "
+                                    f"fields: {', '.join(map(str, row))}")
                 out.append(row[name])
             return out
         raise ExprError(f"{self.seg(node)!r}: {_kind(base)} has no fields")
@@ -359,8 +370,8 @@ class _Evaluator:
             raise ExprError(f"{self.seg(node)!r}: no element {key!r} in {_kind(base)}") from None
 
 
-def _reads(node: ast.AST, scope: dict[str, Any]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in scope for n in ast.walk(node))
+def _names_in(node: ast.AST) -> frozenset[str]:
+    return frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
 
 
 def _row_scope(row: Any, outer: dict[str, Any] | None) -> dict[str, Any]:
@@ -402,7 +413,8 @@ def _sort_key(v: Any) -> tuple[int, Any]:
 
 def _eq(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (a, b))
+        if numbers:
             return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
     return bool(a == b)
 

@@ -62,7 +62,7 @@ class AuditReader:
                     cur.execute(f"SET LOCAL statement_timeout = {int(src.timeout * 1000)}")
                     cur.execute(src.query)  # the manifest's own text (psycopg types it as a literal)
                     names = [c.name for c in cur.description or []]
-                    rows = [dict(zip(names, (_jsonable(v) for v in r))) for r in cur.fetchall()]
+                    rows = [dict(zip(names, (_jsonable(v) for v in r), strict=True)) for r in cur.fetchall()]
         except psycopg.OperationalError:
             conn.close()  # reconnect on the next read: the database may be back by then
             raise

@@ -124,6 +124,7 @@ def render_html(result: RunResult, history: History, timeline: Timeline) -> str:
         "faults": [(f, _fault_color(i), _attrs(f.attributes)) for i, f in enumerate(timeline.faults)],
         "events": timeline.events[:MAX_EVENT_ROWS], "events_total": len(timeline.events),
         "max_rows": MAX_EVIDENCE_ROWS,
+        "matrix": result.extra.get("matrix"),
     }
     return _environment().get_template("report.html.j2").render(**ctx)
 

@@ -47,7 +47,13 @@ def rebuild_result(folder: Path, history: History) -> RunResult:
                        finished=float(finished["t"]) if finished else float(last_t),
                        error=(finished or {}).get("error") or (None if finished else "the run was cut short (no run_finished record)"),
                        experiment_path=str(run.get("experiment_path") or ""), error_kind=error_kind)
-    result.checks = _checks(folder, history, result)
+    if "explore" in run:  # a `harness explore` run: its cells judged again, and its impact matrix
+        from ..explore.analysis import reanalyse
+
+        analysis = reanalyse(history)
+        result.checks, result.extra["matrix"] = analysis.checks, analysis.matrix
+    else:
+        result.checks = _checks(folder, history, result)
     result.counts = {"requests": len(history.requests), "failures": len(history.requests) - history.requests.succeeded,
                      "events": len(history.events)}
     return result

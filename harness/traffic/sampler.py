@@ -1,20 +1,29 @@
-"""Samples the traffic on every edge, from Toxiproxy itself, into the journal: no Prometheus needed.
+"""Samples the traffic on every edge, from the stock Toxiproxy itself, into the journal.
 
-Toxiproxy started with ``-proxy-metrics`` (every runtime starts it so) counts the bytes each
-proxy receives and sends, per direction, on its ``/metrics`` page. A background thread reads
-that page every ``interval`` and keeps one ``edge_counters`` record per read; the runner
-drains them into the journal as it drains requests. Checks (``amplification``) then compare
-the traffic an edge carried with the requests that caused it, from the journal alone.
+Two counters per edge, read by a background thread every ``interval``; the runner drains the
+``edge_counters`` records into the journal as it drains requests, and checks
+(``amplification``) compare an edge's traffic with the requests that caused it:
 
-    edge_counters   edges {edge: {up_in, up_out, down_in, down_out}}  (cumulative bytes)
-                    up_in = what the caller sent into the edge (before any toxic): its attempts
+- **connections** (``conns``): the ``Accepted client`` lines Toxiproxy logs (at info level,
+  which every runtime sets) for each proxy, counted as they appear in ``logs/toxiproxy.log``.
+  Real time. A caller that retries on a fresh connection (after a reset, a timeout, or
+  always) shows every try; one that reuses a kept-alive connection shows none.
+- **bytes** (``up_in``, ``up_out``, ``down_in``, ``down_out``): the byte counters of Toxiproxy's
+  ``/metrics`` page (``-proxy-metrics``). Measured here: Toxiproxy 2.12 adds a connection's
+  bytes when that connection *closes*, so with kept-alive connections the bytes of a whole
+  connection's life land at once (a fault that resets old connections dumps them into its
+  window). Right over a whole run, or for callers without keep-alive; not per second otherwise.
+
+    edge_counters   edges {edge: {conns, up_in, up_out, down_in, down_out}}  (cumulative)
     edge_counters_error   error (the metrics page could not be read; recorded once per error text)
 """
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import httpx
@@ -47,16 +56,49 @@ def parse_counters(text: str, proxies: dict[str, str]) -> dict[str, dict[str, fl
     return out
 
 
-class EdgeSampler:
-    """Reads ``{api}/metrics`` every ``interval`` in a thread; ``drain()`` hands over the records."""
+class ConnectionLog:
+    """Counts ``Accepted client`` lines per proxy in Toxiproxy's (JSON lines) log, incrementally."""
 
-    def __init__(self, api_url: str, proxies: dict[str, str], interval: float = 1.0,
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, path: Path, proxies: dict[str, str]):
+        self.path, self.proxies = path, proxies
+        self.counts: dict[str, int] = dict.fromkeys(proxies.values(), 0)
+        self._offset = 0
+        self._partial = b""
+
+    def read(self) -> dict[str, int]:
+        try:
+            with self.path.open("rb") as f:
+                f.seek(self._offset)
+                data = f.read()
+        except FileNotFoundError:
+            return dict(self.counts)
+        self._offset += len(data)
+        *lines, self._partial = (self._partial + data).split(b"\n")
+        for line in lines:
+            if b"Accepted client" not in line:
+                continue
+            try:
+                name = json.loads(line).get("name", "")
+            except ValueError:
+                continue
+            edge = self.proxies.get(name)
+            if edge is not None:
+                self.counts[edge] += 1
+        return dict(self.counts)
+
+
+class EdgeSampler:
+    """Reads the connection log and ``{api}/metrics`` every ``interval`` in a thread; ``drain()`` hands
+    over the records."""
+
+    def __init__(self, api_url: str, proxies: dict[str, str], interval: float = 0.5,
+                 clock: Callable[[], float] = time.time, log_path: Path | None = None):
         self.url = api_url.rstrip("/") + "/metrics"
         self.proxies = proxies
         """Toxiproxy proxy name -> edge name."""
         self.interval = interval
         self.clock = clock
+        self.log = ConnectionLog(log_path, proxies) if log_path is not None else None
         self._records: list[Record] = []
         self._errors_seen: set[str] = set()
         self._lock = threading.Lock()
@@ -67,9 +109,14 @@ class EdgeSampler:
     def sample(self) -> None:
         """One read, now (also called at start and stop so every window has samples at its edges)."""
         try:
+            t = self.clock()
+            conns = self.log.read() if self.log is not None else {}
             resp = self._http.get(self.url)
             resp.raise_for_status()
-            rec: Record = {"kind": "edge_counters", "t": self.clock(), "edges": parse_counters(resp.text, self.proxies)}
+            edges = parse_counters(resp.text, self.proxies)
+            for edge, n in conns.items():
+                edges[edge]["conns"] = n
+            rec: Record = {"kind": "edge_counters", "t": t, "edges": edges}
         except Exception as exc:  # a missed sample leaves a gap the check interpolates over
             text = f"{type(exc).__name__}: {exc}"
             if text in self._errors_seen:
@@ -104,13 +151,13 @@ class EdgeSampler:
         self._http.close()
 
 
-def start_sampling(deployment: Any, interval: float = 1.0) -> EdgeSampler | None:
-    """A started sampler over every edge of a deployment, through its Toxiproxy API (None without one)."""
+def start_sampling(deployment: Any, log_path: Path | None, interval: float = 0.5) -> EdgeSampler | None:
+    """A started sampler over every edge of a deployment, through its Toxiproxy API and log (None without one)."""
     api = getattr(getattr(deployment, "toxiproxy", None), "base_url", None)
     if not isinstance(api, str):
         return None
     proxies = {deployment.proxy_for_edge(edge): edge for edge in deployment.system.edges}
-    return EdgeSampler(api, proxies, interval).start()
+    return EdgeSampler(api, proxies, interval, log_path=log_path).start()
 
 
 def counter_at(samples: list[tuple[float, float]], t: float) -> float | None:

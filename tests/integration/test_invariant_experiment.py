@@ -48,7 +48,8 @@ checks:
 
 
 def run(tmp_path: Path, defect: str | None = None) -> tuple[int, dict[str, Any]]:
-    derive_system("saga", tmp_path, audits=AUDITS, invariants=INVARIANTS,
+    # The test's own audits and invariants only, whatever the reference manifest declares.
+    derive_system("saga", tmp_path, drop=("audits", "invariants"), audits=AUDITS, invariants=INVARIANTS,
                   quiescence={"quiet": "2s", "timeout": "30s", "interval": "500ms"})
     (tmp_path / "saga-effects.yaml").write_text(EXPERIMENT)
     out = tmp_path / (defect or "sound")

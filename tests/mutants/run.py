@@ -41,6 +41,8 @@ import yaml
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE.parent))  # tests/: the machine-wide experiment slots
+from slots import experiment_slot  # noqa: E402
 
 
 @dataclass
@@ -115,12 +117,13 @@ def apply_patch(patch: Path, into: Path) -> str | None:
 def run_one(root: Path, targets: Path, experiment: Path, out: Path, timeout: float) -> ExperimentRun:
     env = {**os.environ, "HARNESS_TARGETS": str(targets)}
     args = [python_of(root), "-m", "harness.cli", "run", str(experiment), "--out", str(out), "--quiet"]
-    started = time.monotonic()
-    try:
-        proc = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-        code = proc.returncode
-    except subprocess.TimeoutExpired:
-        code = -1
+    with experiment_slot():  # a run judged on a starved machine would say nothing about the mutant
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = -1
     result: dict[str, Any] = {}
     if (out / "result.json").exists():
         result = json.loads((out / "result.json").read_text())

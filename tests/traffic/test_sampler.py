@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from harness.faults import Proxy, ToxiproxyClient
-from harness.traffic.sampler import EdgeSampler, counter_at, edge_series, parse_counters
+from harness.faults import Proxy, ToxiproxyClient, ToxiproxyServer
+from harness.traffic.sampler import ConnectionLog, EdgeSampler, counter_at, edge_series, parse_counters
 
 PAGE = """\
 # HELP toxiproxy_proxy_received_bytes_total The total bytes received
@@ -37,18 +38,36 @@ def test_a_counter_reset_carries_on_from_where_it_was() -> None:
     assert edge_series(records, "e") == [(1.0, 50.0), (2.0, 80.0), (3.0, 90.0)]
 
 
+def test_connections_are_counted_per_proxy_from_the_log_as_lines_arrive(tmp_path: Path) -> None:
+    log = tmp_path / "toxiproxy.log"
+    accepted = '{"level":"info","name":"%s","client":"127.0.0.1:5","message":"Accepted client"}\n'
+    log.write_text(accepted % "a->b" + accepted % "c->d" + '{"level":"info","name":"a->b","message":"Started proxy"}\n')
+    counter = ConnectionLog(log, {"a->b": "a->b", "c->d": "c->d"})
+    assert counter.read() == {"a->b": 1, "c->d": 1}
+    with log.open("a") as f:
+        f.write(accepted % "a->b" + accepted[:20])  # a line still being written
+    assert counter.read() == {"a->b": 2, "c->d": 1}
+    with log.open("a") as f:
+        f.write((accepted % "a->b")[20:])
+    assert counter.read() == {"a->b": 3, "c->d": 1}
+
+
 @pytest.mark.integration
-def test_the_sampler_records_the_bytes_a_real_proxy_carried(toxiproxy: ToxiproxyClient, edge_proxy: Proxy) -> None:
-    sampler = EdgeSampler(toxiproxy.base_url, {edge_proxy.name: "orders->payments"}, interval=0.2).start()
+def test_the_sampler_records_what_a_real_proxy_carried(toxiproxy_server: ToxiproxyServer, toxiproxy: ToxiproxyClient,
+                                                       edge_proxy: Proxy) -> None:
+    sampler = EdgeSampler(toxiproxy.base_url, {edge_proxy.name: "orders->payments"}, interval=0.2,
+                          log_path=toxiproxy_server.log_path).start()
+    before = sampler.log.counts["orders->payments"] if sampler.log else 0
     for _ in range(5):
-        httpx.get(f"http://{edge_proxy.listen}/", timeout=5).raise_for_status()
+        httpx.get(f"http://{edge_proxy.listen}/", timeout=5).raise_for_status()  # a new connection each
     time.sleep(0.5)
     sampler.stop()
     records = sampler.drain()
     series = edge_series(records, "orders->payments")
     assert len(series) >= 3
-    assert series[0][1] == 0  # sampled before the first byte
-    assert series[-1][1] >= 5 * 40  # five GET requests went up through the proxy
+    assert series[-1][1] >= 5 * 40  # five GET requests went up through the proxy (counted as they closed)
+    conns = edge_series(records, "orders->payments", "conns")
+    assert conns[-1][1] - before == 5
 
 
 @pytest.mark.integration
