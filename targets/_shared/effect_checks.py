@@ -15,6 +15,10 @@ over, after the system went quiet: see ledger.py).
     acknowledged_effects  every write the client got acknowledged took effect exactly once at
                           the participant, with the acknowledged values; no effect happened
                           twice; no effect appeared that no client attempt can explain
+    event_gap             the time between two transitions of a mechanism (a breaker's first
+                          open and its first half-open after a fault starts) stays within bounds:
+                          a timer restarted by stale outcomes, or a reset timeout in the wrong
+                          unit, shows as a gap other than the configured one
 """
 from __future__ import annotations
 
@@ -29,7 +33,9 @@ from pydantic import Field, field_validator, model_validator
 from harness.checks import Outcome, check
 from harness.checks.pointer import resolve_pointer, valid_pointer
 from harness.checks.selection import RequestFilter, select_requests
-from harness.checks.windows import Windows, WindowSpec
+from harness.checks.selection import event_matches
+from harness.checks.windows import AnchorSpec, Windows, WindowSpec
+from harness.durations import Duration
 from harness.journal import History, Record
 from harness.model import Spec
 
@@ -371,3 +377,49 @@ def _ack_body(r: Record, ack: AckSpec) -> Any:
         if not found or got != value:
             return None
     return body
+
+
+# --- event_gap -----------------------------------------------------------------------------
+
+
+class EventGapParams(Spec):
+    first: dict[str, Any] = Field(description="fields of the event the gap starts at, e.g. {type: breaker_state, state: open}")
+    then: dict[str, Any] = Field(description="fields of the event it ends at, the first one after 'first'")
+    after: AnchorSpec = Field(description="look for 'first' from this moment on: a fault's actual start or end")
+    service: str | None = None
+    min: Duration | None = Field(None, description="shortest acceptable gap")
+    max: Duration | None = Field(None, description="longest acceptable gap")
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> "EventGapParams":
+        if self.min is None and self.max is None:
+            raise ValueError("give a bound: min, max or both")
+        return self
+
+
+@check("event_gap", EventGapParams)
+def event_gap(history: History, p: EventGapParams, windows: Windows) -> Outcome:
+    """The first ``then`` event after the first ``first`` event (after the anchor) comes within [min, max]."""
+    anchor = windows.anchor(p.after)
+    evidence: dict[str, Any] = {"first": p.first, "then": p.then, "anchor": f"{p.after.fault} {p.after.edge}",
+                                "min_s": p.min, "max_s": p.max}
+    if anchor is None:
+        return Outcome("unknown", f"fault '{p.after.fault}' never {'started' if p.after.edge == 'start' else 'ended'}",
+                       evidence)
+    events = [e for e in history.events if e["t"] >= anchor and (p.service is None or e.get("service") == p.service)]
+    start = next((e for e in events if event_matches(e, p.first)), None)
+    if start is None:
+        return Outcome("unknown", f"no {p.first} event after {p.after.fault} {p.after.edge}: the gap cannot be "
+                                  "measured (a check of that event says whether it should have come)", evidence)
+    end = next((e for e in events if e["t"] >= start["t"] and e is not start and event_matches(e, p.then)), None)
+    evidence["first_at_s"] = _at(start["t"], windows.origin)
+    if end is None:
+        return Outcome("failed", f"no {p.then} event after the {p.first} event at "
+                                 f"{evidence['first_at_s']:.2f}s", evidence)
+    gap = end["t"] - start["t"]
+    evidence.update(then_at_s=_at(end["t"], windows.origin), gap_s=round(gap, 3),
+                    between=[{"at_s": _at(e["t"], windows.origin), **{k: v for k, v in e.items() if k not in ("kind", "t")}}
+                             for e in events if start["t"] <= e["t"] <= end["t"]][:EXAMPLES])
+    bounds = " ".join(f"{k} {v:g}s" for k, v in (("min", p.min), ("max", p.max)) if v is not None)
+    ok = (p.min is None or gap >= p.min) and (p.max is None or gap <= p.max)
+    return Outcome("passed" if ok else "failed", f"{p.then} came {gap:.3f}s after {p.first} ({bounds})", evidence)

@@ -8,8 +8,8 @@ from harness.inventory import inventory
 EXPECTED = {
     "api-gateway": (["no-failover", "no-deadline"], "experiments/api-gateway.yaml",
                     {"down", "latency", "reset_peer", "slicer"}),
-    "bff": (["shared-fate"], "experiments/bff.yaml", {"latency", "down", "slicer"}),
-    "aggregator": (["wait-for-all"], "experiments/aggregator.yaml", {"latency", "down", "slicer", "reset_peer"}),
+    "bff": (["shared-fate"], "experiments/bff.yaml", {"latency", "down", "slicer", "http_status"}),
+    "aggregator": (["wait-for-all"], "experiments/aggregator.yaml", {"latency", "down", "slicer", "reset_peer", "http_status"}),
     "sidecar": (["no-retries", "no-timeout", "app-waits-for-sidecar"], "experiments/sidecar.yaml",
                 {"reset_peer", "latency", "timeout", "kill"}),
     "anti-corruption-layer": (["pass-through", "no-deadline"], "experiments/anti-corruption-layer.yaml",

@@ -218,3 +218,38 @@ def test_acknowledged_effects_fields_must_match() -> None:
     with pytest.raises(ValueError, match="must name the same values"):
         check_types.get("acknowledged_effects").Params.model_validate(
             {"acks": ACKS, "ledger": {**LEDGER, "fields": {}}})
+
+
+# --- event_gap -----------------------------------------------------------------------------
+
+def breaker(*transitions: tuple[float, str]) -> History:
+    events = [{"kind": "event", "t": T0 + at, "service": "orders", "type": "breaker_state", "state": state}
+              for at, state in transitions]
+    return History([*history().records, *events])
+
+
+GAP = {"first": {"type": "breaker_state", "state": "open"}, "then": {"type": "breaker_state", "state": "half_open"},
+       "after": {"fault": "slow", "edge": "start"}, "min": 1.9, "max": 2.25}
+
+
+def test_event_gap_passes_at_the_configured_reset_timeout() -> None:
+    out = run("event_gap", breaker((10.5, "open"), (12.51, "half_open"), (12.6, "open")), **GAP)
+    assert out.verdict == "passed" and out.evidence["gap_s"] == 2.01, out.summary
+
+
+def test_event_gap_fails_when_the_timer_was_restarted() -> None:
+    # Stale failures of calls in flight re-opened the open breaker: half-open comes late.
+    out = run("event_gap", breaker((10.5, "open"), (10.9, "open"), (12.9, "half_open")), **GAP)
+    assert out.verdict == "failed"
+    assert out.summary.startswith("{'type': 'breaker_state', 'state': 'half_open'} came 2.400s after")
+    assert [e["state"] for e in out.evidence["between"]] == ["open", "open", "half_open"]
+
+
+def test_event_gap_fails_early_and_without_the_second_event() -> None:
+    assert run("event_gap", breaker((10.5, "open"), (10.6, "half_open")), **GAP).verdict == "failed"
+    out = run("event_gap", breaker((10.5, "open")), **GAP)
+    assert out.verdict == "failed" and "no {'type': 'breaker_state', 'state': 'half_open'} event" in out.summary
+
+
+def test_event_gap_is_unknown_without_the_first_event() -> None:
+    assert run("event_gap", breaker((5.0, "open"), (7.0, "half_open")), **GAP).verdict == "unknown"
