@@ -112,8 +112,15 @@ def answer_problems(history: History, p: AnswerProblemsParams, windows: Windows)
 
 class PerRequestBound(Spec):
     requests: RequestFilter = Field(description="the client requests the calls are counted against")
-    max: float = Field(gt=0.0, description="most calls reaching the participant per client request")
+    max: float | None = Field(None, gt=0.0, description="most calls reaching the participant per client request")
+    min: float | None = Field(None, ge=0.0, description="fewest calls per client request (a share that must reach it)")
     min_requests: int = Field(10, ge=1)
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> "PerRequestBound":
+        if self.max is None and self.min is None:
+            raise ValueError("per_request needs max, min or both")
+        return self
 
 
 class LedgerCallsParams(Spec):
@@ -181,11 +188,13 @@ def ledger_calls(history: History, p: LedgerCallsParams, windows: Windows) -> Ou
                                           f"(need {p.per_request.min_requests})", evidence)
         else:
             ratio = len(calls) / len(reqs)
+            pr = p.per_request
             evidence["calls_per_request"] = round(ratio, 3)
-            ratio_note = f", {ratio:.2f} per client request (max {p.per_request.max:g})"
-            if ratio > p.per_request.max:
+            limits = ", ".join(f"{k} {v:g}" for k, v in (("min", pr.min), ("max", pr.max)) if v is not None)
+            ratio_note = f", {ratio:.2f} per client request ({limits})"
+            if (pr.max is not None and ratio > pr.max) or (pr.min is not None and ratio < pr.min):
                 violations.append(f"{len(calls)} calls reached {where} for {len(reqs)} client requests: "
-                                  f"{ratio:.2f} per request (max {p.per_request.max:g})")
+                                  f"{ratio:.2f} per request ({limits})")
     if violations:
         return Outcome("failed", "; ".join(violations), evidence)
     bounds = ", ".join(f"{k} {v}" for k, v in (("min", p.min), ("max", p.max)) if v is not None)

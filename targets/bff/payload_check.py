@@ -81,6 +81,8 @@ def mobile_card_problem(doc: object, pid: int | None = None) -> str | None:
             return f"the card is about product {doc['id']!r} ({doc['name']!r}), asked for {pid}"
         if doc["price"] != expected_price(pid):
             return f"product {pid} costs {expected_price(pid)}, the card says {doc['price']!r}"
+        if doc.get("thumbnail") != f"https://img.example.test/{pid}/0.jpg":
+            return f"the thumbnail of product {pid} is its first image, the card shows {doc.get('thumbnail')!r}"
         rating, recs = doc.get("rating"), doc.get("recommended")
         if rating is not None and rating != expected_rating(pid):
             return f"the rating of product {pid} is {expected_rating(pid)}, the card says {rating!r}"

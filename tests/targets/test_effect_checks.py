@@ -106,6 +106,10 @@ def test_ledger_calls_per_client_request() -> None:
               per_request={"requests": {"name": "GET /x"}, "max": 2})
     assert out.verdict == "failed" and "3.00 per request (max 2)" in out.summary
     assert out.evidence["calls_per_request"] == 3.0
+    # A share that must reach the participant (a replica in rotation gets its part of the load).
+    out = run("ledger_calls", h, service="up", window={"during": "slow"},
+              per_request={"requests": {"name": "GET /x"}, "min": 4})
+    assert out.verdict == "failed" and "3.00 per request (min 4)" in out.summary
 
 
 def test_ledger_calls_per_path_counts_the_tries_of_one_request() -> None:
