@@ -19,6 +19,9 @@ over, after the system went quiet: see ledger.py).
                           open and its first half-open after a fault starts) stays within bounds:
                           a timer restarted by stale outcomes, or a reset timeout in the wrong
                           unit, shows as a gap other than the configured one
+    event_count           how many transitions of a kind happened in a window: one the state
+                          machine never makes (an open breaker opening again) is a defect that
+                          announces itself, whatever the timing
 """
 from __future__ import annotations
 
@@ -432,3 +435,40 @@ def event_gap(history: History, p: EventGapParams, windows: Windows) -> Outcome:
     bounds = " ".join(f"{k} {v:g}s" for k, v in (("min", p.min), ("max", p.max)) if v is not None)
     ok = (p.min is None or gap >= p.min) and (p.max is None or gap <= p.max)
     return Outcome("passed" if ok else "failed", f"{p.then} came {gap:.3f}s after {p.first} ({bounds})", evidence)
+
+
+# --- event_count ---------------------------------------------------------------------------
+
+
+class EventCountParams(Spec):
+    event: dict[str, Any] = Field(description="fields the events must have, e.g. {type: breaker_state, previous: open, state: open}")
+    service: str | None = None
+    window: WindowSpec | None = None
+    max: int | None = Field(None, ge=0)
+    min: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> "EventCountParams":
+        if self.min is None and self.max is None:
+            raise ValueError("give a bound: min, max or both")
+        return self
+
+
+@check("event_count", EventCountParams)
+def event_count(history: History, p: EventCountParams, windows: Windows) -> Outcome:
+    """The events matching ``event`` in the window number between ``min`` and ``max``."""
+    w = windows.resolve(p.window)
+    evidence: dict[str, Any] = {**w.describe(windows.origin), "event": p.event, "min": p.min, "max": p.max}
+    if not w.known:
+        return Outcome("unknown", f"window '{w.label}' did not happen in this run", evidence)
+    found = [e for e in history.events if w.contains(e["t"]) and event_matches(e, p.event)
+             and (p.service is None or e.get("service") == p.service)]
+    evidence.update(count=len(found), examples=[{"at_s": _at(e["t"], windows.origin),
+                                                 **{k: v for k, v in e.items() if k not in ("kind", "t")}}
+                                                for e in found[:EXAMPLES]])
+    bounds = ", ".join(f"{k} {v}" for k, v in (("min", p.min), ("max", p.max)) if v is not None)
+    ok = (p.min is None or len(found) >= p.min) and (p.max is None or len(found) <= p.max)
+    summary = f"{len(found)} {p.event} events in '{w.label}' ({bounds})"
+    if not ok and found:
+        summary += f"; first at {evidence['examples'][0]['at_s']:.2f}s"
+    return Outcome("passed" if ok else "failed", summary, evidence)

@@ -50,8 +50,10 @@ def problem_with(order, sent_id, sent_amount, seen):
 
 class OrdersUser(FastHttpUser):
     # A fixed offered rate per user (not "as fast as possible"), so the call rate that
-    # reaches payments while the breaker is open can be compared with the offered rate.
-    wait_time = constant_throughput(10)
+    # reaches payments while the breaker is open can be compared with the offered rate. A
+    # modest rate per user and more users: when payments turns slow, each user has a call in
+    # flight, so the breaker meets as many concurrent calls as it would in production.
+    wait_time = constant_throughput(5)
 
     def on_start(self):
         self.placed = {}  # order_id -> (amount, (status, charge_id) last seen)

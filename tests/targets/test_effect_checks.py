@@ -257,3 +257,26 @@ def test_event_gap_fails_early_and_without_the_second_event() -> None:
 
 def test_event_gap_is_unknown_without_the_first_event() -> None:
     assert run("event_gap", breaker((5.0, "open"), (7.0, "half_open")), **GAP).verdict == "unknown"
+
+
+# --- event_count ---------------------------------------------------------------------------
+
+REOPEN = {"event": {"type": "breaker_state", "previous": "open", "state": "open"}, "window": "all", "max": 0}
+
+
+def transitions(*moves: tuple[float, str, str]) -> History:
+    events = [{"kind": "event", "t": T0 + at, "service": "orders", "type": "breaker_state", "previous": a, "state": b}
+              for at, a, b in moves]
+    return History([*history().records, *events])
+
+
+def test_event_count_passes_when_the_state_machine_never_makes_the_move() -> None:
+    h = transitions((10.5, "closed", "open"), (12.5, "open", "half_open"), (12.6, "half_open", "closed"))
+    out = run("event_count", h, **REOPEN)
+    assert out.verdict == "passed" and out.evidence["count"] == 0, out.summary
+
+
+def test_event_count_fails_on_an_open_breaker_opening_again() -> None:
+    h = transitions((10.5, "closed", "open"), (10.7, "open", "open"), (12.7, "open", "half_open"))
+    out = run("event_count", h, **REOPEN)
+    assert out.verdict == "failed" and out.summary.endswith("(max 0); first at 10.70s")
