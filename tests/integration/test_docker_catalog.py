@@ -1,0 +1,136 @@
+"""Every reference system under --runtime docker, as it really runs: its services in containers, a
+dead one's address silent (a black hole), not refusing.
+
+``make test``: one shortened copy of an experiment per system (short_experiment.py: some of its
+faults, re-timed, the load ending as long after them as the original's), sound, expected to pass.
+The circuit breaker and CQRS run whole experiments in containers elsewhere (test_docker_runtime.py,
+test_circuit_breaker_killed.py, test_docker_http_faults.py, test_docker_experiments.py).
+``make test-full``: every experiment of the catalogue whole, sound, and every built-in defect on
+the experiment that catches it locally, in containers. Figures: benchmarks/docker-catalog.md.
+
+Runs are isolated by their network and labels, so two go at once (pytest -n 2; the machine-wide
+experiment slots of tests/slots.py still cap the experiments of every session).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+from dockerkit import assert_nothing_left, docker_ready  # noqa: F401  (fixture)
+from short_experiment import ROOT, shorten
+
+def in_containers(test: Callable[..., None]) -> Callable[..., None]:
+    return pytest.mark.integration(pytest.mark.docker(test))
+
+# In the ACL's copy: the ACL itself dies (its container's address silent) and customers must
+# still give its clean 503 promptly; a connect timeout as long as its 5 s backstop would not.
+ACL_GONE = {"name": "acl-gone", "type": "kill", "service": "acl", "attributes": {"mode": "blackhole"},
+            "start": "15s", "duration": "3s"}
+ACL_GONE_CHECKS = [
+    {"name": "fails-fast-without-the-acl",
+     "description": "with the ACL's address silent, customers answers its 503 within the legacy deadline",
+     "type": "latency", "window": {"during": "acl-gone", "skip": "200ms"}, "percentile": 95,
+     "max": "legacy_timeout", "min_requests": 5},
+    {"name": "no-acl-is-a-clean-domain-error",
+     "description": "with the ACL gone, customers' answers are its degraded 503",
+     "type": "conformance", "requests": {"name_regex": "^GET /customers/"},
+     "window": {"during": "acl-gone", "skip": "200ms", "length": "2500ms"},
+     "by_status": {503: {"type": "object", "required": ["error", "degraded"],
+                         "properties": {"degraded": {"const": True}}}},
+     "statuses": [503]},
+]
+
+# system -> (experiment, {fault kept: its new start}, extra faults, extra checks)
+SHORT: dict[str, tuple[str, dict[str, str], list[dict[str, Any]], list[dict[str, Any]]]] = {
+    "aggregator": ("experiments/aggregator.yaml",
+                   {"orders-down": "5s", "loyalty-answers-502": "5s", "profile-slow": "11s", "orders-slow": "11s"},
+                   [], []),
+    "anti-corruption-layer": ("experiments/anti-corruption-layer.yaml",
+                              {"legacy-slow": "4s", "acl-answers-reset": "4s", "legacy-resets": "10s"},
+                              [ACL_GONE], ACL_GONE_CHECKS),
+    "api-gateway": ("experiments/api-gateway.yaml", {"a1-down": "5s", "b2-slow": "5s"}, [], []),
+    "bff": ("experiments/bff.yaml",
+            {"reviews-down": "5s", "reviews-answers-502-web-edge": "5s", "catalog-slow": "11s",
+             "catalog-slow-web-edge": "11s"}, [], []),
+    "database-per-service": ("experiments/database-per-service.yaml", {"catalog-db-hang": "8s"}, [], []),
+    "event-sourcing": ("experiments/event-sourcing.yaml", {"store-acks-lost": "6s", "projector-killed": "11s"}, [], []),
+    "saga": ("experiments/saga-participant-killed.yaml", {"inventory-killed": "8s"}, [], []),
+    "sidecar": ("experiments/sidecar.yaml", {"inventory-hangs": "7s", "sidecar-gone": "14s"}, [], []),
+}
+ELSEWHERE = {"circuit-breaker", "cqrs"}  # whole experiments in containers in the files named above
+
+# defect -> the experiment that catches it locally (the system's own tests say which)
+DEFECTS: dict[tuple[str, str], str] = {
+    ("aggregator", "wait-for-all"): "experiments/aggregator.yaml",
+    ("anti-corruption-layer", "pass-through"): "experiments/anti-corruption-layer.yaml",
+    ("anti-corruption-layer", "no-deadline"): "experiments/anti-corruption-layer.yaml",
+    ("api-gateway", "no-failover"): "experiments/api-gateway.yaml",
+    ("api-gateway", "no-deadline"): "experiments/api-gateway.yaml",
+    ("api-gateway", "no-retry-on-5xx"): "experiments/api-gateway-503.yaml",
+    ("bff", "shared-fate"): "experiments/bff.yaml",
+    ("circuit-breaker", "breaker-disabled"): "experiments/circuit-breaker.yaml",
+    ("circuit-breaker", "breaker-ignores-5xx"): "experiments/circuit-breaker-500.yaml",
+    ("cqrs", "drop-on-error"): "experiments/cqrs.yaml",
+    ("cqrs", "non-idempotent-projection"): "experiments/cqrs.yaml",
+    ("database-per-service", "shared-database"): "experiments/database-per-service.yaml",
+    ("event-sourcing", "non-idempotent-append"): "experiments/event-sourcing.yaml",
+    ("event-sourcing", "volatile-checkpoint"): "experiments/event-sourcing.yaml",
+    ("saga", "skip-compensation"): "experiments/saga.yaml",
+    ("saga", "no-compensation-retry"): "experiments/saga.yaml",
+    ("sidecar", "no-retries"): "experiments/sidecar.yaml",
+    ("sidecar", "no-timeout"): "experiments/sidecar.yaml",
+    ("sidecar", "app-waits-for-sidecar"): "experiments/sidecar.yaml",
+    ("sidecar", "no-backoff"): "experiments/sidecar-5xx.yaml",
+}
+
+
+def systems() -> dict[str, list[str]]:
+    """Each reference system and its declared defects, from the manifests."""
+    out = {}
+    for manifest in sorted((ROOT / "targets").glob("*/system.yaml")):
+        doc = yaml.safe_load(manifest.read_text())
+        out[doc["name"]] = sorted(doc.get("defects") or {})
+    return out
+
+
+def test_every_system_and_defect_has_its_container_run() -> None:
+    """A system or defect added to the catalogue must be added here (or it is not proven in containers)."""
+    found = systems()
+    assert set(SHORT) | ELSEWHERE == set(found)
+    assert set(DEFECTS) == {(s, d) for s, defects in found.items() for d in defects}
+
+
+@in_containers
+@pytest.mark.parametrize("system", sorted(SHORT))
+def test_a_shortened_experiment_passes_in_containers(system: str, run_experiment: Callable[..., Any],
+                                                     docker_ready: Any, tmp_path: Path) -> None:
+    experiment, keep, faults, checks = SHORT[system]
+    copy = shorten(experiment, keep, tmp_path / "experiment", extra_faults=faults, extra_checks=checks)
+    run = run_experiment(str(copy), None, "--runtime", "docker", "--catalog", str(ROOT))
+    assert run.code == 0, run.explain()
+    assert run.result["verdict"] == "passed" and not run.failed
+    assert_nothing_left(run.out)
+
+
+@in_containers
+@pytest.mark.full
+@pytest.mark.parametrize("experiment", sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "experiments").glob("*.yaml")))
+def test_every_experiment_passes_whole_in_containers(experiment: str, run_experiment: Callable[..., Any],
+                                                     docker_ready: Any) -> None:
+    run = run_experiment(experiment, None, "--runtime", "docker")
+    assert run.code == 0, run.explain()
+    assert_nothing_left(run.out)
+
+
+@in_containers
+@pytest.mark.full
+@pytest.mark.parametrize("system,defect", sorted(DEFECTS))
+def test_every_defect_is_caught_in_containers(system: str, defect: str, run_experiment: Callable[..., Any],
+                                              docker_ready: Any) -> None:
+    run = run_experiment(DEFECTS[(system, defect)], defect, "--runtime", "docker")
+    assert run.code == 1, run.explain()
+    assert run.result["verdict"] == "failed" and run.failed, run.explain()
+    assert_nothing_left(run.out)
