@@ -252,7 +252,8 @@ def cmd_validate(files: list[Path], runtime: str = "local") -> int:
     for f in files:
         try:
             exp = load_experiment(f)
-            _check_for_runtime(exp.target, runtime)
+            with exp.plugin_scope.active():  # a runtime its system's plugins register
+                _check_for_runtime(exp.target, runtime)
         except InputError as exc:
             err(exc.render())
             worst = 2
