@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Literal
 import pytest
 
 if TYPE_CHECKING:
-    from .checks.registry import CheckResult
+    from .checks.registry import CheckResult, Verdict
     from .experiment import ExperimentSpec
     from .result import RunResult
 
@@ -110,6 +110,13 @@ class ExperimentRun:
         wrong = [self.check(n) for n in names if self.check(n).verdict != "failed"]
         if wrong:
             raise CheckFailed(self._message(f"expected these checks to fail; {len(wrong)} did not", wrong))
+
+    def assert_check(self, name: str, verdict: Verdict = "passed") -> None:
+        """One check (or steady-state condition) came out ``verdict``; its evidence in the message otherwise."""
+        __tracebackhide__ = True
+        c = self.check(name)
+        if c.verdict != verdict:
+            raise CheckFailed(self._message(f"check {name!r} is {c.verdict}, expected {verdict}", [c]))
 
     def _assert(self, expect: Expect) -> None:
         __tracebackhide__ = True  # the failure is the checks' message, not the plugin's frames
@@ -206,6 +213,9 @@ class Harness:
         run = ExperimentRun(result, self._item.nodeid)
         self._item.user_properties.append(("harness_run_dir", str(result.run_dir)))
         self._item.add_report_section("call", "harness", run.summary())
+        if result.status == "interrupted":
+            # Ctrl-C reached the run (which healed and stopped everything): stop the session, as pytest would.
+            raise KeyboardInterrupt(f"harness run interrupted: {result.error or ''} ({result.run_dir})")
         return run
 
     def _relative(self, path: str | Path) -> Path:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,6 +145,13 @@ def test_an_experiment_composed_in_python_runs_and_its_folder_goes_under_harness
             sound.assert_passed()
             broken = harness.run(exp, defect="broken")
             broken.assert_failed("no-errors")
+            broken.assert_check("no-errors", "failed")
+            try:
+                broken.assert_check("no-errors")
+            except AssertionError as exc:
+                assert "check 'no-errors' is failed, expected passed" in str(exc) and "requests:" in str(exc)
+            else:
+                raise AssertionError("assert_check did not fail")
             assert sound.run_dir != broken.run_dir
 
         def test_bad_composition_names_the_field(harness):
@@ -185,3 +193,17 @@ def test_the_plugin_is_registered_and_coexists_with_locust_s(pytester: pytest.Py
     assert "harness_result" in out and "fastsession" in out
     both = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
     both.assert_outcomes(passed=1)
+
+
+def test_an_interrupted_run_stops_the_session(harness: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The plugin is loaded in this very session (pytest11): its fixture, over a run that Ctrl-C ended.
+    import harness.runner as runner  # `as`: a bare `import harness.runner` would rebind the fixture's name
+    from harness.result import RunResult
+
+    def interrupted(exp: object, options: object) -> RunResult:
+        return RunResult(experiment="x", system="s", run_dir=tmp_path / "run", seed=0, runtime="local",
+                         status="interrupted", error="SIGINT during load")
+
+    monkeypatch.setattr(runner, "run_experiment", interrupted)
+    with pytest.raises(KeyboardInterrupt, match="SIGINT during load"):
+        harness.run(object())  # type: ignore[arg-type]
