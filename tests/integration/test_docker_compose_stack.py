@@ -36,7 +36,10 @@ def on_the_stack(test: Callable[..., None]) -> Callable[..., None]:
     return test
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PROJECT = "harness-compose-test"
+# One project per test session: two sessions on one daemon (CI jobs, developers) that shared a
+# name would race to create its network, and Docker keeps both ("ambiguous", every later `up` fails).
+# A second session's stack still collides on the fixed ports, which is caught before `up`.
+PROJECT = f"harness-compose-test-{os.getpid()}"
 
 
 def published(service: str) -> int:
