@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--catalog", type=Path, metavar="DIR",
                          help="a directory with targets/ and experiments/ to search first (default: $HARNESS_CATALOG, "
                               "the experiment's own, then the current directory)")
+    catalog.add_argument("--allow-address", action="append", default=[], metavar="HOST[:PORT]|CIDR",
+                         help="allow an already-running service (address:) outside loopback; repeatable")
+    catalog.add_argument("--allowlist", type=Path, metavar="FILE",
+                         help="allowed addresses, one a line (default: $HARNESS_ALLOWLIST)")
 
     run = sub.add_parser("run", help="run an experiment (or a suite: several files or a directory) and write its reports",
                          parents=[catalog])
@@ -161,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _signals_end_the_command():
         try:
             args = build_parser().parse_args(argv)
-            with catalog_in_use(getattr(args, "catalog", None)):
+            with catalog_in_use(getattr(args, "catalog", None)), _allowlist_in_use(args):
                 if args.command == "validate":
                     return cmd_validate(args.files, args.runtime)
                 if args.command == "list":
@@ -215,6 +219,23 @@ def _signals_end_the_command() -> Iterator[None]:
     finally:
         if signal.getsignal(signal.SIGTERM) is interrupt:  # a finished run leaves SIGTERM ignored: keep it so
             signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _allowlist_in_use(args: argparse.Namespace) -> Iterator[None]:
+    """``--allow-address`` and ``--allowlist``: addresses outside loopback a manifest may name."""
+    from .allowlist import allowing, parse_entry, read_allowlist
+
+    given, file = getattr(args, "allow_address", []), getattr(args, "allowlist", None)
+    if not given and file is None:
+        yield  # $HARNESS_ALLOWLIST, if set, is read where addresses are checked
+        return
+    try:
+        entries = [parse_entry(e) for e in given] + (read_allowlist(file) if file is not None else [])
+    except ValueError as exc:
+        raise InputError(f"--allow-address/--allowlist: {exc}") from None
+    with allowing(entries):
+        yield
 
 
 def _flush_standard_streams() -> None:

@@ -99,6 +99,12 @@ class ExperimentSpec(Spec):
         assert self.system_spec is not None, "experiment was not validated"
         return self.system_spec
 
+    @property
+    def load_edges(self) -> set[str]:
+        """The load-path edges (``load->SERVICE``) this run interposes: the manifest's, and those a fault names."""
+        faulted = {f.edge for f in self.faults if f.edge is not None and f.edge in self.target.load_edges}
+        return self.target.declared_load_edges | faulted
+
     def fault_end(self, fault: FaultSpec) -> float:
         return fault.start + fault.duration if fault.duration is not None else self.load.duration
 
@@ -172,7 +178,7 @@ def _validate_load(exp: ExperimentSpec, doc: YamlDocument, problems: Problems) -
 
 
 def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems) -> None:
-    edges = exp.target.edges
+    edges = exp.target.fault_edges  # service-to-service edges and the load path's (load->SERVICE)
     services = exp.target.services
     seen: set[str] = set()
     for i, fault in enumerate(exp.faults):
@@ -204,6 +210,10 @@ def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems)
         elif target not in known:
             problems.add(format_loc(loc + (kind,)), f"system '{exp.target.name}' has no {kind} '{target}'; "
                          f"{kind}s: {', '.join(known) or 'none'}", doc.line_of(loc + (kind,)))
+        elif kind == "service" and services[target].external:
+            problems.add(format_loc(loc + ("service",)), f"service '{target}' is already running (address: "
+                         f"{services[target].address}); the harness did not start it and never kills, stops or pauses "
+                         "it. Fault the edges to it instead", doc.line_of(loc + ("service",)))
         if not ftype.per_connection:
             for field in ("stream", "toxicity"):
                 if field in fault.model_fields_set:

@@ -47,15 +47,45 @@ class UpstreamSpec(Spec):
 
 
 class ServiceSpec(Spec):
-    command: list[str] = Field(min_length=1)
-    cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    """One service: started by the harness (``command``, or an ``image`` of its own in the Docker runtime),
+    or already running at ``address`` (never started, stopped, killed or paused by the harness)."""
+
+    command: list[str] | None = Field(None, min_length=1, description="the program and its arguments; placeholders "
+                                      "allowed. Optional with image: (the image's own command runs)")
+    address: str | None = Field(None, description="HOST:PORT of a service already running: the harness does not start "
+                                "or stop it, only routes edges to it through Toxiproxy. Outside loopback only when "
+                                "allowlisted (--allow-address)")
+    image: str | None = Field(None, description="Docker runtime: the image this service runs (default: the targets image)")
+    cwd: str | None = Field(None, description="working directory, relative to the manifest's directory")
+    env: dict[str, str] = Field(default_factory=dict, description="environment variables; placeholders allowed")
     port: int | None = Field(None, ge=1, le=65535, description="port inside a container; the local runtime picks a free one")
+    url: str = Field("http://{host}:{port}", description="the form of the address Locust gets for this service "
+                     "(HARNESS_URL_<SERVICE>, and the load's host for the entry), e.g. redis://{host}:{port}/0")
+    load_edge: bool = Field(False, description="always route Locust's traffic to this service through Toxiproxy "
+                            "(edge 'load-><service>'); without it, only when an experiment faults that edge")
     health: HealthSpec = Field(default_factory=HealthSpec)
     upstreams: list[UpstreamSpec] = Field(default_factory=list)
-    metrics: str | None = None
+    metrics: str | None = Field(None, description="path of the service's Prometheus metrics, scraped every second")
     audit: str | None = Field(None, description="path answering the service's state, fetched at the end of a run")
-    stop_timeout: Duration = 5.0
+    stop_timeout: Duration = Field(5.0, description="how long a graceful stop may take before the service is killed")
+
+    @property
+    def external(self) -> bool:
+        """Already running at ``address``: not the harness's to start, stop or fault as a process."""
+        return self.address is not None
+
+    @model_validator(mode="after")
+    def _how_it_runs(self) -> "ServiceSpec":
+        if self.address is not None:
+            given = [f for f in ("command", "image", "cwd", "port") if getattr(self, f) is not None]
+            given += [f for f in ("env", "upstreams") if getattr(self, f)]
+            if given:
+                raise ValueError(f"a service with 'address' is already running; the harness does not start it, so "
+                                 f"{', '.join(repr(g) for g in given)} cannot apply (remove them, or remove 'address')")
+        elif self.command is None and self.image is None:
+            raise ValueError("say how the service runs: 'command' (a program), 'image' (Docker runtime), or "
+                             "'address' (already running at HOST:PORT)")
+        return self
 
     @field_validator("env", mode="before")
     @classmethod
@@ -95,6 +125,20 @@ class Edge(Spec):
     timeout_param: str | None = None
 
 
+LOAD_SOURCE = "load"
+"""The source of the load path's edges: ``load->SERVICE`` carries Locust's traffic to SERVICE."""
+
+
+def load_edge_name(service: str) -> str:
+    return f"{LOAD_SOURCE}->{service}"
+
+
+def load_edge_target(edge: str) -> str | None:
+    """The service of a ``load->SERVICE`` edge name, else None."""
+    prefix = f"{LOAD_SOURCE}->"
+    return edge[len(prefix):] if edge.startswith(prefix) else None
+
+
 class SystemSpec(Spec):
     name: str = Field(pattern=NAME_PATTERN, max_length=64)
     description: str = ""
@@ -125,6 +169,9 @@ class SystemSpec(Spec):
             for svc_name in defect.env:
                 if svc_name not in services:
                     raise ValueError(f"defect '{dname}' overrides env of unknown service '{svc_name}'")
+                if self.services[svc_name].external:
+                    raise ValueError(f"defect '{dname}' overrides env of '{svc_name}', which is already running "
+                                     "(address:); the harness does not start it, so it cannot set its environment")
         return self
 
     @property
@@ -141,6 +188,25 @@ class SystemSpec(Spec):
                 out[edge_name] = Edge(name=edge_name, source=name, target=up.service, env=up.env, url=up.url,
                                       timeout_param=up.timeout_param)
         return out
+
+    @property
+    def load_edges(self) -> dict[str, str]:
+        """Every possible load-path edge (``load->SERVICE``) -> its service. An edge is interposed when
+        the service declares ``load_edge: true`` or a fault of the run names it."""
+        return {load_edge_name(name): name for name in self.services}
+
+    @property
+    def declared_load_edges(self) -> set[str]:
+        return {load_edge_name(name) for name, svc in self.services.items() if svc.load_edge}
+
+    @property
+    def fault_edges(self) -> list[str]:
+        """Every edge a network fault may name: service-to-service edges and the load path's."""
+        return [*self.edges, *self.load_edges]
+
+    @property
+    def external_services(self) -> list[str]:
+        return [name for name, svc in self.services.items() if svc.external]
 
     @property
     def locustfile_path(self) -> Path:
@@ -170,7 +236,7 @@ class SystemSpec(Spec):
         """The services ``name`` must find running when it starts: its upstreams, and the target of
         any edge its command or environment (a defect's included) names with ``{edges[NAME]}``."""
         svc = self.services[name]
-        texts = [*svc.command, *svc.env.values(), *(v for d in self.defects.values() for v in d.env.get(name, {}).values())]
+        texts = [*(svc.command or []), *svc.env.values(), *(v for d in self.defects.values() for v in d.env.get(name, {}).values())]
         named = {m for t in texts for m in _EDGE_REF.findall(t)}
         edges = self.edges
         return {up.service for up in svc.upstreams} | {edges[e].target for e in named if e in edges}

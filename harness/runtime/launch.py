@@ -84,7 +84,8 @@ def launch_spec(system: SystemSpec, name: str, placement: Placement, defect: str
         "edges": EdgeAddresses({edge: placement.edge_address(edge) for edge in placement.proxy_ports}),
         "params": ParamValues(system.params),
     }
-    argv = [expand(a, values, f"services.{name}.command") for a in svc.command]
+    # No command: a service with an image of its own runs the image's command (Docker runtime).
+    argv = [expand(a, values, f"services.{name}.command") for a in svc.command or []]
     env = {"HOST": placement.host, "PORT": str(placement.port), "HARNESS_SERVICE": name, "PYTHONUNBUFFERED": "1"}
     for edge in system.edges.values():
         if edge.source == name:
