@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     mut.add_argument("--runtime", default="local")
     mut.add_argument("--quiet", action="store_true")
 
+    sch = sub.add_parser("schema", help="print the JSON Schema of experiment files or of system manifests")
+    sch.add_argument("kind", choices=["experiment", "system"])
     clean = sub.add_parser("clean", help="stop and remove what runs of a killed harness left (processes, "
                                          "temporary directories, Docker resources)")
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
@@ -170,6 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return cmd_validate(args.files, args.runtime)
                 if args.command == "list":
                     return cmd_list(args.json)
+                if args.command == "schema":
+                    from .schema import render
+
+                    out(render(args.kind).rstrip("\n"))
+                    return 0
                 if args.command == "clean":
                     return cmd_clean(args.dry_run)
                 if args.command == "report":

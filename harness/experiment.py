@@ -28,8 +28,8 @@ from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_y
 
 
 class LoadSpec(Spec):
-    users: int = Field(10, ge=1, le=10_000)
-    spawn_rate: float = Field(10.0, gt=0, le=10_000)
+    users: int = Field(10, ge=1, le=10_000, description="Locust users (concurrent clients)")
+    spawn_rate: float = Field(10.0, gt=0, le=10_000, description="users started per second")
     duration: Duration = Field(description="how long load runs; faults are timed from its start")
     user_classes: list[str] = Field(default_factory=list, description="Locust user classes; default: all in the locustfile")
     locustfile: str | None = Field(None, description="override the system's locustfile (relative to the experiment)")
@@ -38,13 +38,15 @@ class LoadSpec(Spec):
 
 
 class FaultSpec(Spec):
-    name: str | None = Field(None, pattern=NAME_PATTERN, max_length=64)
-    type: str
-    edge: str | None = None
-    service: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    stream: Literal["downstream", "upstream"] = "downstream"
-    toxicity: float = Field(1.0, ge=0.0, le=1.0)
+    name: str | None = Field(None, pattern=NAME_PATTERN, max_length=64,
+                             description="checks and windows name the fault by this; default '<type>-<n>'")
+    type: str = Field(description="the fault type (harness list): latency, down, kill, http_status, ...")
+    edge: str | None = Field(None, description="network faults: the edge, 'caller->callee' or 'load->SERVICE'")
+    service: str | None = Field(None, description="process faults: the service")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="the fault type's own attributes")
+    stream: Literal["downstream", "upstream"] = Field("downstream", description="network faults: the direction "
+                                                      "faulted (downstream: answers; upstream: requests)")
+    toxicity: float = Field(1.0, ge=0.0, le=1.0, description="share of connections (HTTP faults: of requests) affected")
     start: Duration = Field(description="when to apply, from the start of load")
     duration: Duration | None = Field(None, description="how long it lasts; default: until load ends")
 
@@ -82,14 +84,14 @@ class SteadyStateSpec(Spec):
 
 
 class ExperimentSpec(Spec):
-    name: str = Field(pattern=NAME_PATTERN, max_length=64)
-    description: str = ""
-    system: str
-    seed: int = 0
+    name: str = Field(pattern=NAME_PATTERN, max_length=64, description="the experiment's name (run folder names)")
+    description: str = Field("", description="what the experiment proves, shown in the report")
+    system: str = Field(description="a built-in system's name, or a path to a system.yaml (relative to this file)")
+    seed: int = Field(0, description="seeds the load's randomness; recorded, --seed overrides")
     load: LoadSpec
-    faults: list[FaultSpec] = Field(default_factory=list)
+    faults: list[FaultSpec] = Field(default_factory=list, description="faults on a timeline from the start of load")
     steady_state: SteadyStateSpec = Field(default_factory=SteadyStateSpec)
-    checks: list[CheckSpec] = Field(default_factory=list)
+    checks: list[CheckSpec] = Field(default_factory=list, description="resilience checks over the recorded history")
 
     path: Path = Field(default=Path("."), exclude=True)
     system_spec: SystemSpec | None = Field(None, exclude=True)

@@ -27,8 +27,8 @@ EVENT_PREFIX = "@harness-event "
 
 
 class HealthSpec(Spec):
-    type: Literal["http", "tcp"] = "http"
-    path: str = "/health"
+    type: Literal["http", "tcp"] = Field("http", description="http: GET path answers 2xx; tcp: the port accepts")
+    path: str = Field("/health", description="http: the path probed")
     timeout: Duration = Field(30.0, description="how long to wait for the service to become healthy")
     interval: Duration = Field(0.1, gt=0, description="time between two health probes")
 
@@ -36,9 +36,9 @@ class HealthSpec(Spec):
 class UpstreamSpec(Spec):
     """An edge: this service calls ``service`` through a Toxiproxy proxy."""
 
-    service: str
+    service: str = Field(description="the service called")
     env: str = Field(description="environment variable that receives the proxied address")
-    url: str = "http://{host}:{port}"
+    url: str = Field("http://{host}:{port}", description="the form of that address; {host}:{port} are the proxy's")
     name: str | None = Field(None, description="edge name; default '<from>-><to>'")
     timeout_param: str | None = Field(None, description="the parameter that is the caller's timeout on this edge")
     max_amplification: float | str | None = Field(
@@ -64,7 +64,8 @@ class ServiceSpec(Spec):
     load_edge: bool = Field(False, description="always route Locust's traffic to this service through Toxiproxy "
                             "(edge 'load-><service>'); without it, only when an experiment faults that edge")
     health: HealthSpec = Field(default_factory=HealthSpec)
-    upstreams: list[UpstreamSpec] = Field(default_factory=list)
+    upstreams: list[UpstreamSpec] = Field(default_factory=list, description="services this one calls: each an edge "
+                                          "through Toxiproxy")
     metrics: str | None = Field(None, description="path of the service's Prometheus metrics, scraped every second")
     audit: str | None = Field(None, description="path answering the service's state, fetched at the end of a run")
     stop_timeout: Duration = Field(5.0, description="how long a graceful stop may take before the service is killed")
@@ -105,7 +106,7 @@ def _env_str(value: object) -> object:
 
 
 class DefectSpec(Spec):
-    description: str = ""
+    description: str = Field("", description="what the defect breaks")
     env: dict[str, dict[str, str]] = Field(default_factory=dict, description="service -> env overrides")
 
     @field_validator("env", mode="before")
@@ -140,12 +141,13 @@ def load_edge_target(edge: str) -> str | None:
 
 
 class SystemSpec(Spec):
-    name: str = Field(pattern=NAME_PATTERN, max_length=64)
-    description: str = ""
-    locustfile: str
+    name: str = Field(pattern=NAME_PATTERN, max_length=64, description="the system's name")
+    description: str = Field("", description="one line for harness list and the report")
+    locustfile: str = Field(description="the Locust file that drives load, relative to this manifest")
     entry: str = Field(description="the service Locust sends load to")
-    services: dict[str, ServiceSpec] = Field(min_length=1)
-    defects: dict[str, DefectSpec] = Field(default_factory=dict)
+    services: dict[str, ServiceSpec] = Field(min_length=1, description="name -> how the service runs")
+    defects: dict[str, DefectSpec] = Field(default_factory=dict, description="name -> a switch that breaks the "
+                                           "resilience mechanism (--defect NAME)")
     plugins: list[str] = Field(default_factory=list, description="Python files that register checks or faults")
     parameters: dict[str, str | int | float] = Field(
         default_factory=dict, description="the mechanism's configured numbers: {params.NAME} in env, bounds in checks")

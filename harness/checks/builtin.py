@@ -174,7 +174,7 @@ def _verdict(ok: bool | None) -> Verdict:
 
 class EventWithinParams(Spec):
     event: dict[str, Any] = Field(description="fields the target event must have, e.g. {type: breaker_state, state: open}")
-    service: str | None = None
+    service: str | None = Field(None, description="only events this service reported")
     after: AnchorSpec = Field(description="the moment the bound counts from: a fault's actual start or end")
     within: Duration
 

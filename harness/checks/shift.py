@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 from ..durations import parse_duration
 
@@ -66,9 +66,14 @@ def _dump(shift: Shift) -> Any:
     return f"{shift.value:g}%" if shift.percent else shift.value
 
 
-LatencyShift = Annotated[Shift, BeforeValidator(_latency_shift), PlainSerializer(_dump)]
+_PERCENT_SCHEMA = {"type": "string", "pattern": r"^-?\d+(\.\d+)?%$"}
+LatencyShift = Annotated[Shift, BeforeValidator(_latency_shift), PlainSerializer(_dump), WithJsonSchema(
+    {"anyOf": [_PERCENT_SCHEMA, {"type": "number"}, {"type": "string", "pattern": r"^\d+(\.\d+)?(ms|s|m|h)$"}],
+     "description": "a duration ('50ms') or a percentage of the baseline ('20%')"}, mode="validation")]
 """A latency increase: a duration, or a percentage of the baseline."""
-ShareShift = Annotated[Shift, BeforeValidator(_share_shift), PlainSerializer(_dump)]
+ShareShift = Annotated[Shift, BeforeValidator(_share_shift), PlainSerializer(_dump), WithJsonSchema(
+    {"anyOf": [_PERCENT_SCHEMA, {"type": "number", "minimum": -1, "maximum": 1}],
+     "description": "a share of requests (0.05) or percentage points ('5%')"}, mode="validation")]
 """An error-rate increase, in points of the share."""
 
 
