@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--baseline", type=Path, help="compare with this earlier run (or suite) folder")
     run.add_argument("--defect", help="switch on one of the system's defects")
     run.add_argument("--seed", type=int, help="override the experiment's seed")
-    run.add_argument("--runtime", default="local", help="where the system runs (default: local)")
+    run.add_argument("--runtime", default=None, help="where the system runs (default: local; docker for a Compose system)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
     _tolerance_options(run)
 
@@ -108,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="validate experiment files (and their systems) without running",
                          parents=[catalog])
     val.add_argument("files", type=Path, nargs="+")
-    val.add_argument("--runtime", default="local",
-                     help="also check what that runtime needs (local: each service's program exists here)")
+    val.add_argument("--runtime", default=None,
+                     help="also check what that runtime needs (local: each service's program exists here; "
+                          "default: local, docker for a Compose system)")
 
     ls = sub.add_parser("list", help="list target systems, their experiments and defects", parents=[catalog])
     ls.add_argument("--json", action="store_true")
@@ -251,14 +252,19 @@ def _flush_standard_streams() -> None:
         safe_write(stream, "")
 
 
-def cmd_validate(files: list[Path], runtime: str = "local") -> int:
+def default_runtime(system: SystemSpec, given: str | None) -> str:
+    """``--runtime`` as given; else docker for a system from a Compose file, local for the rest."""
+    return given or ("docker" if system.compose is not None else "local")
+
+
+def cmd_validate(files: list[Path], runtime: str | None = None) -> int:
     from .experiment import load_experiment
 
     worst = 0
     for f in files:
         try:
             exp = load_experiment(f)
-            _check_for_runtime(exp.target, runtime)
+            _check_for_runtime(exp.target, default_runtime(exp.target, runtime))
         except InputError as exc:
             err(exc.render())
             worst = 2
@@ -345,11 +351,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise InputError("--defect runs one experiment with one defect; a suite takes --defects (all of them)")
         return _run_suite(args, tol)
     exp = load_experiment(files[0])
-    _check_for_runtime(exp.target, args.runtime)
+    runtime = default_runtime(exp.target, args.runtime)
+    _check_for_runtime(exp.target, runtime)
     # ignore_signals_after: once the reports are written, a signal must not turn the exit code
     # into another one than result.json's (the process only prints two lines and exits).
     opts = RunOptions(defect=args.defect, seed=args.seed, out=Path(args.out) if args.out is not None else None,
-                      runtime=args.runtime, ignore_signals_after=True)
+                      runtime=runtime, ignore_signals_after=True)
     if not args.quiet:
         ConsoleProgress(opts.events)
     result = run_experiment(exp, opts)
@@ -390,11 +397,12 @@ def _run_suite(args: argparse.Namespace, tol: Tolerance) -> int:
         raise InputError(f"--baseline '{args.baseline}' is not a folder")
     jobs = plan(args.experiments, defects=args.defects)
     for job in jobs:
-        _check_for_runtime(job.exp.target, args.runtime)
+        _check_for_runtime(job.exp.target, args.runtime or "local")
     ev = RunEvents()
     if not args.quiet:
         ConsoleProgress(ev)
-    suite = run_suite(jobs, out=Path(args.out) if args.out is not None else None, seed=args.seed, runtime=args.runtime,
+    suite = run_suite(jobs, out=Path(args.out) if args.out is not None else None, seed=args.seed,
+                      runtime=args.runtime or "local",
                       events=ev, baseline=args.baseline, fail_on_regression=args.fail_on_regression, tolerance=tol)
     return _print_suite(suite)
 

@@ -108,6 +108,8 @@ def experiment_schema() -> dict[str, Any]:
     check_rules = []
     for name in sorted(check_types.names()):
         ctype = check_types.get(name)
+        if not ctype.run.__module__.startswith("harness."):
+            continue  # a plugin's check (a target loaded in this process): not part of the published schema
         params = _hoist(_with_param_refs(_model_schema(ctype.Params)), defs)
         props = {**envelope, **params.get("properties", {})}
         check_rules.append({"if": {"properties": {"type": {"const": name}}, "required": ["type"]},

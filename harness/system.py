@@ -11,8 +11,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from .compose_file import HARNESS_KEY, ComposeService, is_compose_document, load_compose, manifest_from_compose
 from .durations import Duration
 from .errors import InputError, Problems
 from .invariants.spec import AuditSpec, InvariantSpec, QuiescenceSpec
@@ -27,7 +28,9 @@ EVENT_PREFIX = "@harness-event "
 
 
 class HealthSpec(Spec):
-    type: Literal["http", "tcp"] = Field("http", description="http: GET path answers 2xx; tcp: the port accepts")
+    type: Literal["http", "tcp", "container"] = Field("http", description="http: GET path answers 2xx; tcp: the port "
+                                                      "accepts; container: the image's own HEALTHCHECK says healthy "
+                                                      "(Docker runtime)")
     path: str = Field("/health", description="http: the path probed")
     timeout: Duration = Field(30.0, description="how long to wait for the service to become healthy")
     interval: Duration = Field(0.1, gt=0, description="time between two health probes")
@@ -37,7 +40,8 @@ class UpstreamSpec(Spec):
     """An edge: this service calls ``service`` through a Toxiproxy proxy."""
 
     service: str = Field(description="the service called")
-    env: str = Field(description="environment variable that receives the proxied address")
+    env: str | None = Field(None, description="environment variable that receives the proxied address (required, "
+                            "except in a Compose system, where the callee's own name leads to the proxy)")
     url: str = Field("http://{host}:{port}", description="the form of that address; {host}:{port} are the proxy's")
     name: str | None = Field(None, description="edge name; default '<from>-><to>'")
     timeout_param: str | None = Field(None, description="the parameter that is the caller's timeout on this edge")
@@ -121,7 +125,7 @@ class Edge(Spec):
     name: str
     source: str
     target: str
-    env: str
+    env: str | None
     url: str
     timeout_param: str | None = None
 
@@ -154,9 +158,18 @@ class SystemSpec(Spec):
     audits: dict[str, AuditSpec] = Field(default_factory=dict, description="reads of the system's effects")
     invariants: dict[str, InvariantSpec] = Field(default_factory=dict, description="predicates over the audits")
     quiescence: QuiescenceSpec = Field(default_factory=QuiescenceSpec)
+    compose: str | None = Field(None, description="a team's docker-compose.yml (relative to this manifest) whose "
+                                "services are this system's; 'services:' here then only adds what Compose cannot say "
+                                "(health, url, load_edge, metrics, port, upstreams)")
 
     # Set by the loader, not read from the file.
     directory: Path = Field(default=Path("."), exclude=True)
+    _compose_services: dict[str, ComposeService] = PrivateAttr(default_factory=dict)
+
+    @property
+    def compose_services(self) -> dict[str, ComposeService]:
+        """Per service, what its Compose file says beyond the manifest (entrypoint, volumes, healthcheck)."""
+        return self._compose_services
 
     @model_validator(mode="after")
     def _references_exist(self) -> "SystemSpec":
@@ -266,11 +279,13 @@ def load_system(path: str | Path) -> SystemSpec:
 def parse_system(doc: YamlDocument) -> SystemSpec:
     if not isinstance(doc.data, dict):
         raise InputError("a system manifest must be a mapping with 'name', 'services', ...", file=str(doc.path))
+    data, details = _with_compose(doc)
     try:
-        system = SystemSpec.model_validate(doc.data)
+        system = SystemSpec.model_validate(data)
     except ValidationError as exc:
         raise InputError(problems_from_validation(exc, doc), file=str(doc.path)) from None
     system.directory = doc.path.resolve().parent
+    system._compose_services = details
     problems = Problems(file=str(doc.path))
     check_system(system, doc, problems)
     if not system.locustfile_path.is_file():
@@ -281,6 +296,30 @@ def parse_system(doc: YamlDocument) -> SystemSpec:
     _validate_effects(system, doc, problems)
     problems.raise_if_any()
     return system
+
+
+def _with_compose(doc: YamlDocument) -> tuple[dict[str, object], dict[str, ComposeService]]:
+    """The manifest to validate: as written, or with its services read from a Compose file
+    (``compose:`` in a manifest, or a Compose file with an ``x-harness`` block)."""
+    data: dict[str, object] = dict(doc.data)
+    if is_compose_document(data):
+        harness = data[HARNESS_KEY]
+        if not isinstance(harness, dict):
+            raise InputError(f"'{HARNESS_KEY}' must be a mapping with name, locustfile, entry, ...", file=str(doc.path))
+        compose_data, compose_path = data, doc.path
+        data = {**harness, "compose": doc.path.name}
+    elif isinstance(data.get("compose"), str):
+        compose_path = doc.path.resolve().parent / str(data["compose"])
+        if not compose_path.is_file():
+            raise InputError(f"compose: no such file: {compose_path}", file=str(doc.path))
+        compose_data = load_compose(compose_path)
+    else:
+        return data, {}
+    overlay = data.get("services") or {}
+    if not isinstance(overlay, dict):
+        raise InputError("services: a mapping of Compose service name -> what the harness adds", file=str(doc.path))
+    data["services"], details = manifest_from_compose(compose_data, compose_path, overlay)
+    return data, details
 
 
 def _validate_effects(system: SystemSpec, doc: YamlDocument, problems: Problems) -> None:

@@ -42,11 +42,20 @@ def check_system(system: SystemSpec, doc: YamlDocument, problems: Problems) -> N
     _external(system, doc, problems)
 
 
+# A Docker image reference: [registry[:port]/]path[:tag][@digest], path components lowercase.
+IMAGE_REF = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+                       r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+                       r"(?:@sha256:[0-9a-f]{64})?$")
+
+
 def _external(system: SystemSpec, doc: YamlDocument, problems: Problems) -> None:
-    """An already-running service's address is well formed, and loopback unless allowlisted."""
+    """An already-running service's address is well formed, and loopback unless allowlisted; image names parse."""
     from .allowlist import address_problem
 
     for sname, svc in system.services.items():
+        if svc.image is not None and not IMAGE_REF.match(svc.image):
+            _add(problems, doc, ("services", sname, "image"), f"{svc.image[:120]!r} is not an image reference "
+                 "(e.g. 'shop/orders:1.2', 'registry.local:5000/orders@sha256:...'; lowercase repository names)")
         if svc.address is not None:
             message = address_problem(svc.address)
             if message:
@@ -135,6 +144,11 @@ def _environment(system: SystemSpec, doc: YamlDocument, problems: Problems) -> N
         writers: dict[str, Loc] = {}
         for i, up in enumerate(svc.upstreams):
             loc: Loc = ("services", sname, "upstreams", i, "env")
+            if up.env is None:
+                if system.compose is None:
+                    _add(problems, doc, loc, f"the upstream '{up.service}' needs 'env': the variable that receives the "
+                         "proxy's address")
+                continue
             _env_name(problems, doc, loc, up.env)
             if up.env in writers:
                 _add(problems, doc, loc, f"variable {up.env} is also set by {format_loc(writers[up.env])}; each "
@@ -211,9 +225,14 @@ def check_local_commands(system: SystemSpec) -> None:
     for name, svc in system.services.items():
         if svc.external:
             continue  # already running: nothing of it runs here
-        if svc.command is None:
-            problems.append(Problem(path=f"services.{name}.command", message="the service has only an 'image': it "
-                                    "runs in the Docker runtime (--runtime docker); give it a 'command' to run it here"))
+        if svc.command is None or system.compose is not None:
+            what = "comes from a Compose file" if system.compose else "has only an 'image'"
+            problems.append(Problem(path=f"services.{name}.command", message=f"the service {what}: it runs in the "
+                                    "Docker runtime (--runtime docker)"))
+            continue
+        if svc.health.type == "container":
+            problems.append(Problem(path=f"services.{name}.health.type", message="'container' health is the image's "
+                                    "own HEALTHCHECK: it needs the Docker runtime (--runtime docker)"))
             continue
         placement = Placement(python=sys.executable, host="127.0.0.1", port=1, directory=system.directory,
                               run_dir=str(system.directory), proxy_host="127.0.0.1", proxy_ports=proxy_ports)

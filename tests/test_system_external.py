@@ -124,3 +124,15 @@ def test_addresses_and_entries_parse() -> None:
     assert address_problem("localhost:6379") is None and address_problem("[::1]:1") is None
     with allowing([parse_entry("db.example")]):
         assert address_problem("db.example:5432") is None  # a host name entry matches as written, unresolved
+
+
+@pytest.mark.parametrize("ref, ok", [("shop/front:1", True), ("registry.local:5000/a/b:v1.2", True),
+                                     ("harness/base:bookworm", True), ("Shop/Front", False), ("a b", False),
+                                     ("front:", False)])
+def test_image_names_are_checked_at_validate(tmp_path: Path, ref: str, ok: bool) -> None:
+    write(tmp_path, system=SYSTEM.replace('command: ["{{python}}", "-c", "pass"]', f"image: '{ref}'"))
+    if ok:
+        load_system(tmp_path / "system.yaml")
+    else:
+        with pytest.raises(InputError, match="not an image reference"):
+            load_system(tmp_path / "system.yaml")

@@ -88,7 +88,7 @@ def launch_spec(system: SystemSpec, name: str, placement: Placement, defect: str
     argv = [expand(a, values, f"services.{name}.command") for a in svc.command or []]
     env = {"HOST": placement.host, "PORT": str(placement.port), "HARNESS_SERVICE": name, "PYTHONUNBUFFERED": "1"}
     for edge in system.edges.values():
-        if edge.source == name:
+        if edge.source == name and edge.env is not None:  # None: a Compose edge, reached by the callee's name
             # The upstream's URL template sees the proxy as {host}:{port}: the caller never learns the callee's address.
             env[edge.env] = expand(edge.url, {**values, "host": placement.proxy_host,
                                               "port": str(placement.proxy_ports[edge.name])}, f"upstream url of {name}")

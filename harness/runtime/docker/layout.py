@@ -47,6 +47,7 @@ DEFAULT_PORT = 8000
 LISTEN_HOST = "0.0.0.0"
 TOXIPROXY_API_PORT = 8474
 FIRST_PROXY_PORT = 10000
+FIRST_LOAD_PORT = 20000  # load-path edges (load->SERVICE): published to the host, where Locust runs
 
 
 @dataclass
