@@ -7,19 +7,19 @@ STAMP  := $(VENV)/.installed
 # tests start from other directories) finds it on PATH.
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: demo test test-full lint tools venv clean unit integration images compose docker-clean
+.PHONY: demo test test-full lint tools venv clean unit integration images compose docker-clean go-test
 
 demo: venv tools
 	$(BIN)/harness run experiments/circuit-breaker.yaml
 
 # Experiments are wall-clock bound (light CPU), so two workers halve the suite; a test file
 # stays on one worker. Docker tests share one engine and its labels: they run alone, after.
-test: venv tools
+test: venv tools go-test
 	$(BIN)/pytest -n 2 --dist loadfile -m "not docker and not full"
 	$(BIN)/pytest -m "docker and not full"
 
 # Everything, exhaustive: every experiment x every defect, mutants, campaigns (hours, not minutes).
-test-full: venv tools
+test-full: venv tools go-test
 	$(BIN)/pytest -n 2 --dist loadfile -m "not docker"
 	$(BIN)/pytest -m docker
 
@@ -44,6 +44,13 @@ $(STAMP): pyproject.toml
 
 tools:
 	./scripts/install-toxiproxy.sh
+
+# Our toxiproxy-server's own tests (toxiproxy/: the HTTP framer, and the HTTP toxics inside a real
+# Toxiproxy between Go's client and server), under the race detector; about 10 s.
+go-test:
+	@command -v go >/dev/null || { echo "go-test: Go not found, toxiproxy/ not tested"; exit 0; }
+	cd toxiproxy && test -z "$$(gofmt -l .)" || { gofmt -l .; echo "go-test: run gofmt -w toxiproxy"; exit 1; }
+	cd toxiproxy && go vet ./... && go test -race -count=1 ./...
 
 # Images for --runtime docker and docker-compose.yml, built here without an image registry.
 images: venv

@@ -276,8 +276,15 @@ def cmd_validate(files: list[Path], runtime: str | None = None) -> int:
 
 def _check_for_runtime(system: SystemSpec, runtime: str) -> None:
     """Local processes need their programs on this machine; containers bring their own."""
+    from . import runtime as _runtimes  # noqa: F401  (registers the runtimes)
+    from .registry import UnknownEntry
+    from .runtime.base import runtimes
     from .system_checks import check_local_commands
 
+    try:
+        runtimes.get(runtime)
+    except UnknownEntry as exc:
+        raise InputError(f"--runtime: {exc}") from None
     if runtime == "local":
         check_local_commands(system)
 
@@ -314,10 +321,15 @@ def cmd_clean(dry_run: bool) -> int:
     from .runstate import sweep_dead_runs
     from .salvage import complete_dead_run
 
-    report = sweep_dead_runs(dry_run=dry_run)
-    for run_dir in report.run_dirs:
+    completed: list[Path] = []
+
+    def complete(run_dir: Path) -> None:
         if complete_dead_run(run_dir):
-            out(f"wrote the reports of the killed run in {run_dir}")
+            completed.append(run_dir)
+
+    report = sweep_dead_runs(dry_run=dry_run, complete=None if dry_run else complete)
+    for run_dir in completed:
+        out(f"wrote the reports of the killed run in {run_dir}")
     verb = "would remove" if dry_run else "removed"
     for line in report.killed:
         out(f"{'would kill' if dry_run else 'killed'} {line}")

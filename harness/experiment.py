@@ -24,7 +24,7 @@ from .model import Spec
 from .params import Derivation, DerivationError, derive
 from .registry import UnknownEntry
 from .system import NAME_PATTERN, SystemSpec, load_system
-from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_yaml
+from .yamlfile import YamlDocument, format_loc, is_file, problems_from_validation, read_yaml
 
 
 class LoadSpec(Spec):
@@ -170,7 +170,7 @@ def _validate_load(exp: ExperimentSpec, doc: YamlDocument, problems: Problems) -
     if exp.load.locustfile:
         locustfile = exp.path.parent / exp.load.locustfile
         field = ("load", "locustfile")
-        if not locustfile.is_file():
+        if not is_file(locustfile):
             problems.add("load.locustfile", f"no such file: {locustfile}", doc.line_of(field))
             return
     for line, message in locustfile_problems(locustfile, exp.load.user_classes):

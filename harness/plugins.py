@@ -27,7 +27,7 @@ def load_for(system: "SystemSpec") -> None:
         module_name = f"harness_plugin_{system.name.replace('-', '_')}_{hashlib.sha1(key.encode()).hexdigest()[:8]}"
         spec = importlib.util.spec_from_file_location(module_name, path)
         if spec is None or spec.loader is None:
-            raise InputError(f"cannot import plugin {path}", file=str(system.directory / "system.yaml"))
+            raise InputError(f"cannot import plugin {path}", file=system.manifest_name)
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         try:
@@ -35,5 +35,5 @@ def load_for(system: "SystemSpec") -> None:
         except Exception as exc:  # a broken plugin is the user's input, not our crash
             del sys.modules[module_name]
             raise InputError(f"plugin {path} failed to import: {type(exc).__name__}: {exc}",
-                             file=str(system.directory / "system.yaml")) from exc
+                             file=system.manifest_name) from exc
         _loaded.add(key)

@@ -94,7 +94,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
     try:
         runtime_factory = runtimes.get(opts.runtime)
     except KeyError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(f"--runtime: {exc}") from None
     seed = exp.seed if opts.seed is None else opts.seed
     ev = opts.events
     guard = InterruptGuard(ignore_after=opts.ignore_signals_after)  # not raising yet: a signal from here on is noted and taken up below
@@ -140,7 +140,7 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
                 except BaseException as exc:  # noqa: BLE001 - every ending gets a status, then the same clean-up
                     guard.raising = False
                     if isinstance(exc, InputError) and exc.file is None:  # found while deploying: the manifest's
-                        exc.file = str(system.directory / "system.yaml")
+                        exc.file = system.manifest_name
                     _record_ending(result, exc, parts.journal, ev)
             except RunInterrupted as exc:  # a signal that landed before the line above switched raising off
                 _record_ending(result, exc, parts.journal, ev)
@@ -189,9 +189,10 @@ def conclude(exp: ExperimentSpec, result: RunResult, parts: RunParts, guard: Int
         _mark_interrupted(result, guard)
         result.finished = time.time()
         _write_reports(run_dir, result, history, ev)
+        guard.frozen = True  # from here a signal is late: noted, never changing what the files say
         if guard.received == seen:
             break
-    guard.frozen = True
+        guard.frozen = False
     flush_notices(guard, ev)
     if parts.journal is not None:
         with contextlib.suppress(OSError, ValueError):
@@ -270,12 +271,7 @@ def _wait_load_started(load: LoadGenerator) -> float:
 
 def _sweep_dead_runs(journal: JournalWriter, ev: RunEvents) -> None:
     """Before starting anything: what runs of killed harness processes left on this machine goes."""
-    report = runstate.sweep_dead_runs()
-    for run_dir in report.run_dirs:
-        try:
-            complete_dead_run(run_dir)
-        except Exception as exc:  # noqa: BLE001 - another run's folder must not stop this one
-            ev.notice.fire(message=f"could not complete the reports of the killed run in {run_dir}: {exc}")
+    report = runstate.sweep_dead_runs(complete=complete_dead_run)
     if report.killed or report.removed or report.left:
         journal.write("swept", runs=report.runs, killed=report.killed, removed=report.removed, left=report.left)
         ev.notice.fire(message=f"removed what {report.runs} earlier run(s) of a killed harness left: "

@@ -29,6 +29,7 @@ records go to a file of the process itself, so they are swept too.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -38,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 __all__ = ["ENV_STATE_DIR", "ENV_RUN_STATE", "RunState", "SweepReport", "child_env", "record_path",
            "record_path_from_child", "record_started", "record_stopped", "state_dir", "sweep_dead_runs", "tracking"]
@@ -341,8 +342,13 @@ class SweepReport:
                 + [f"could not remove {x}" for x in self.left])
 
 
-def sweep_dead_runs(dry_run: bool = False) -> SweepReport:
-    """Stop and remove what runs of harness processes that no longer exist left on this machine."""
+def sweep_dead_runs(dry_run: bool = False, complete: Callable[[Path], object] | None = None) -> SweepReport:
+    """Stop and remove what runs of harness processes that no longer exist left on this machine.
+
+    ``complete(run_dir)`` is called for each dead run's folder once its processes are gone (the
+    runner and ``harness clean`` pass ``salvage.complete_dead_run``). Each file is swept under an
+    exclusive lock, so two runs starting together never sweep (or complete) one dead run twice.
+    """
     report = SweepReport()
     directory = state_dir()
     if not directory.is_dir():
@@ -351,20 +357,42 @@ def sweep_dead_runs(dry_run: bool = False) -> SweepReport:
         state = RunState(path)
         if state.owner_alive():
             continue
-        report.runs += 1
-        if dry_run:
-            report.killed += [f"pid {pid} ({what})" for pid, what in state.survivors().items()]
-            _, _, paths = state.read()
-            report.removed += [p for p in paths if _removable(Path(p)) and Path(p).exists()]
-            continue
-        report.killed += [f"pid {pid} ({what})" for pid, what in state.kill_survivors().items()]
-        report.removed += state.remove_paths()
-        header, _, _ = state.read()
-        if header.get("run_dir"):
-            report.run_dirs.append(Path(str(header["run_dir"])))
-        left = state.leftovers()
-        if left:
-            report.left += left
-        else:
-            state.discard()
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except OSError:
+            continue  # swept by someone else a moment ago
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # another sweep holds it right now
+            if not path.exists():
+                continue
+            _sweep_one(state, report, dry_run, complete)
+        finally:
+            os.close(fd)
     return report
+
+
+def _sweep_one(state: RunState, report: SweepReport, dry_run: bool, complete: Callable[[Path], object] | None) -> None:
+    report.runs += 1
+    header, _, paths = state.read()
+    if dry_run:
+        report.killed += [f"pid {pid} ({what})" for pid, what in state.survivors().items()]
+        report.removed += [p for p in paths if _removable(Path(p)) and Path(p).exists()]
+        return
+    report.killed += [f"pid {pid} ({what})" for pid, what in state.kill_survivors().items()]
+    report.removed += state.remove_paths()
+    run_dir = Path(str(header["run_dir"])) if header.get("run_dir") else None
+    if run_dir is not None:
+        report.run_dirs.append(run_dir)
+        if complete is not None:
+            try:
+                complete(run_dir)
+            except Exception as exc:  # noqa: BLE001 - one dead run's folder must not stop the sweep
+                report.left.append(f"the reports of {run_dir} ({type(exc).__name__}: {exc})")
+    left = state.leftovers()
+    if left:
+        report.left += left
+    else:
+        state.discard()

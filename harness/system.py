@@ -20,7 +20,7 @@ from .invariants.spec import AuditSpec, InvariantSpec, QuiescenceSpec
 from .model import Spec
 from .params import Parameter, evaluate_bound
 from .system_checks import check_system
-from .yamlfile import YamlDocument, format_loc, problems_from_validation, read_yaml
+from .yamlfile import YamlDocument, format_loc, is_file, problems_from_validation, read_yaml
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 EVENT_PREFIX = "@harness-event "
@@ -164,7 +164,13 @@ class SystemSpec(Spec):
 
     # Set by the loader, not read from the file.
     directory: Path = Field(default=Path("."), exclude=True)
+    manifest: Path | None = Field(default=None, exclude=True)
+    """The file it was read from, for errors found after loading (deploy time, plugins)."""
     _compose_services: dict[str, ComposeService] = PrivateAttr(default_factory=dict)
+
+    @property
+    def manifest_name(self) -> str:
+        return str(self.manifest or self.directory / "system.yaml")
 
     @property
     def compose_services(self) -> dict[str, ComposeService]:
@@ -285,13 +291,14 @@ def parse_system(doc: YamlDocument) -> SystemSpec:
     except ValidationError as exc:
         raise InputError(problems_from_validation(exc, doc), file=str(doc.path)) from None
     system.directory = doc.path.resolve().parent
+    system.manifest = doc.path
     system._compose_services = details
     problems = Problems(file=str(doc.path))
     check_system(system, doc, problems)
-    if not system.locustfile_path.is_file():
+    if not is_file(system.locustfile_path):
         problems.add("locustfile", f"no such file: {system.locustfile_path}", doc.line_of(("locustfile",)))
     for plugin in system.plugins:
-        if not (system.directory / plugin).is_file():
+        if not is_file(system.directory / plugin):
             problems.add("plugins", f"no such file: {system.directory / plugin}", doc.line_of(("plugins",)))
     _validate_effects(system, doc, problems)
     problems.raise_if_any()

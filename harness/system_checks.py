@@ -15,9 +15,10 @@ import os
 import re
 import shutil
 import string
+from functools import partial
 import sys
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from .errors import InputError, Problem, Problems
 from .yamlfile import Loc, YamlDocument, format_loc
@@ -220,7 +221,7 @@ def check_local_commands(system: SystemSpec) -> None:
     from .runtime.launch import Placement, launch_spec
 
     problems: list[Problem] = []
-    manifest = str(system.directory / "system.yaml")
+    manifest = system.manifest_name
     proxy_ports = {edge: 1 for edge in system.edges}
     for name, svc in system.services.items():
         if svc.external:
@@ -242,18 +243,30 @@ def check_local_commands(system: SystemSpec) -> None:
             problems.extend(Problem(path=f"services.{name}", message=p.message) for p in exc.problems)
             continue
         cwd = Path(PurePath(spec.cwd))
-        if not cwd.is_dir():
+        if not _safely(cwd.is_dir):
             problems.append(Problem(path=f"services.{name}.cwd", message=f"no such directory: {cwd}"))
             continue
         program = spec.argv[0]
         path_var = {**os.environ, **svc.env}.get("PATH", os.defpath)
         if "/" in program:
             target = cwd / program
-            if not (target.is_file() and os.access(target, os.X_OK)):
+            if not (_safely(target.is_file) and os.access(target, os.X_OK)):
                 problems.append(Problem(path=f"services.{name}.command", message=f"{program}: no such executable "
                                         f"file (relative to {cwd})"))
-        elif shutil.which(program, path=path_var) is None:
+        elif not _safely(partial(_on_path, program, path_var)):
             problems.append(Problem(path=f"services.{name}.command", message=f"{program}: not found on PATH; install "
                                     "it, or name the program by its path"))
     if problems:
         raise InputError(problems, file=manifest)
+
+
+def _on_path(program: str, path_var: str) -> bool:
+    return shutil.which(program, path=path_var) is not None
+
+
+def _safely(test: Callable[[], bool]) -> bool:
+    """A file-system test on a name from an input file: too long, a NUL, a loop mean "no"."""
+    try:
+        return test()
+    except (OSError, ValueError):
+        return False

@@ -72,6 +72,14 @@ def format_loc(loc: Loc) -> str:
     return out
 
 
+def is_file(path: Path) -> bool:
+    """``Path.is_file`` for paths from input files: a name too long, a NUL or a loop is simply "no file"."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def read_yaml(path: str | Path, what: str = "file") -> YamlDocument:
     path = Path(path)
     file = str(path)

@@ -260,3 +260,16 @@ def test_thousands_of_problems_are_capped_with_a_count(workdir: Path) -> None:
     checks = "".join(f"  - {{type: latency, max: {i} s}}\n" for i in range(3000))
     msg = problems_of(write(workdir, GOOD.split("checks:")[0] + "checks:\n" + checks))
     assert len(msg.splitlines()) == 51 and "and 2950 more problem(s) (3000 in all)" in msg
+
+
+def test_a_file_name_too_long_for_the_file_system_is_just_not_a_file(workdir: Path) -> None:
+    msg = manifest_problems(workdir, MANIFEST.replace("locustfile: locustfile.py", "locustfile: " + "x" * 5000))
+    assert "system.yaml:2: locustfile: no such file" in msg
+
+
+def test_a_locustfile_importing_a_module_that_is_not_installed_is_refused(workdir: Path) -> None:
+    (workdir / "locustfile.py").write_text("from locust import HttpUser\nimport no_such_module_xyz\n")
+    assert "imports 'no_such_module_xyz', which is not installed" in problems_of(write(workdir, GOOD))
+    (workdir / "helper.py").write_text("")
+    (workdir / "locustfile.py").write_text("import helper\ntry:\n    import optional_thing\nexcept ImportError:\n    pass\n")
+    load_experiment(write(workdir, GOOD))  # a module beside it, and an optional import, are fine

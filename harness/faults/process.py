@@ -7,22 +7,40 @@ signal to a local process group or an action on a container, whichever runtime r
     stop      a graceful stop (SIGTERM); started again when the fault ends
     pause     SIGSTOP (frozen: connections open, nothing answers); SIGCONT when the fault ends
     restart   a graceful stop and a start, at once; nothing to undo
+
+While kill or stop has a service down, ``mode`` says what its callers see through its edges:
+``refuse`` (connections refused at once, what a local process that died gives) or ``blackhole``
+(a connect hangs and nothing answers, what a dead container, host or partition gives). Without
+a mode each runtime gives its own (``Deployment.natural_death``): local processes refuse,
+containers are a black hole. Every ``service_action`` record says which one it was.
 """
 from __future__ import annotations
 
-from typing import ClassVar, Protocol
+from typing import ClassVar, Literal, Protocol
 
 from pydantic import Field
 
 from ..model import Spec
 from .registry import ActiveFault, FaultContext, FaultType, TargetKind, register
 
-__all__ = ["Kill", "Pause", "Restart", "ServiceFaultContext", "Stop"]
+__all__ = ["DeathMode", "Kill", "Pause", "Restart", "ServiceFaultContext", "Stop"]
+
+
+DeathMode = Literal["refuse", "blackhole"]
+"""What callers of a killed or stopped service see through its edges:
+
+    refuse     connections are refused at once (what a local process that died gives)
+    blackhole  a connect hangs, nothing answers (what a dead container, host or partition gives)
+"""
 
 
 class ServiceFaultContext(FaultContext, Protocol):
-    def service_action(self, service: str, action: str) -> None:
-        """kill, stop, start, pause, resume or restart one service."""
+    def service_action(self, service: str, action: str, mode: DeathMode | None = None) -> None:
+        """kill, stop, start, pause, resume or restart one service; ``mode``: see the module's docstring."""
+        ...
+
+    def prepare_death(self, mode: DeathMode | None) -> None:
+        """Get ready (before load) for a service to go down in ``mode``."""
         ...
 
 
@@ -33,15 +51,18 @@ class ServiceFault(FaultType):
     on_remove: ClassVar[str | None] = None
 
     def apply(self, ctx: FaultContext, fault: ActiveFault) -> None:
-        _actions(ctx).service_action(fault.target, self.on_apply)
+        _actions(ctx).service_action(fault.target, self.on_apply, self.mode(fault))
 
     def remove(self, ctx: FaultContext, fault: ActiveFault) -> None:
         action = self.undo(fault)
         if action is not None:
-            _actions(ctx).service_action(fault.target, action)
+            _actions(ctx).service_action(fault.target, action, self.mode(fault))
 
     def undo(self, fault: ActiveFault) -> str | None:
         return self.on_remove
+
+    def mode(self, fault: ActiveFault) -> DeathMode | None:
+        return None
 
 
 def _actions(ctx: FaultContext) -> ServiceFaultContext:
@@ -52,6 +73,10 @@ def _actions(ctx: FaultContext) -> ServiceFaultContext:
 
 class RestartAttributes(Spec):
     restart: bool = Field(True, description="start the service again when the fault ends")
+    mode: DeathMode | None = Field(
+        None, description="what callers see while it is down: refuse (connections refused at once) or blackhole "
+                          "(a connect hangs, nothing answers); default: the runtime's own (local: refuse, docker: "
+                          "blackhole)")
 
 
 class RestartingFault(ServiceFault):
@@ -61,6 +86,14 @@ class RestartingFault(ServiceFault):
 
     def undo(self, fault: ActiveFault) -> str | None:
         return "start" if fault.attributes.restart else None  # type: ignore[attr-defined]
+
+    def mode(self, fault: ActiveFault) -> DeathMode | None:
+        mode: DeathMode | None = fault.attributes.mode  # type: ignore[attr-defined]
+        return mode
+
+    def prepare(self, ctx: FaultContext, fault: ActiveFault) -> None:
+        if hasattr(ctx, "prepare_death"):
+            _actions(ctx).prepare_death(self.mode(fault))
 
 
 @register

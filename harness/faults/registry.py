@@ -77,6 +77,9 @@ class FaultType:
     def remove(self, ctx: FaultContext, fault: ActiveFault) -> None:
         raise NotImplementedError
 
+    def prepare(self, ctx: FaultContext, fault: ActiveFault) -> None:
+        """Before load starts, set up what applying it will need, so it takes effect when planned."""
+
     def traffic(self, ctx: FaultContext, fault: ActiveFault) -> dict[str, Any] | None:
         """What the fault saw while applied (asked after removal), for the journal; None: nothing to say."""
         return None

@@ -47,6 +47,12 @@ class FaultTimeline:
                                 stream=spec.stream, toxicity=spec.toxicity)
             self.items.append(Scheduled(spec, fault, spec.start, exp.fault_end(spec)))
         self._check_server()
+        for item in self.items:
+            try:
+                item.fault.kind.prepare(deployment, item.fault)
+            except (HarnessError, OSError) as exc:
+                raise EnvironmentProblem(f"could not prepare fault '{item.fault.name}' ({item.fault.type} on "
+                                         f"{item.fault.target}): {exc}") from exc
 
     def _check_server(self) -> None:
         """Refuse, before load starts, faults the run's toxiproxy-server cannot carry out."""

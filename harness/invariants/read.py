@@ -46,7 +46,10 @@ class AuditReader:
             raise AuditError(f"{type(exc).__name__}: {exc}".strip()) from exc
 
     def _sql(self, src: SqlSource) -> Any:
-        import psycopg  # the driver only when a manifest asks for SQL
+        try:
+            import psycopg  # the driver only when a manifest asks for SQL (an extra of the package)
+        except ImportError as exc:
+            raise AuditError('SQL audits need the psycopg driver, which is not installed: pip install "harness[sql]"') from exc
 
         key = (src.service, src.database, src.user)
         conn = self._connections.get(key)

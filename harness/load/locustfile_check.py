@@ -1,6 +1,8 @@
 """What can be known about a locustfile without importing it (importing would import Locust,
-which patches this process for gevent): that it is Python, and that the user classes an
-experiment names are defined (or imported) in it.
+which patches this process for gevent): that it is Python, that the modules it imports at its
+top level exist (found, not imported: ``find_spec`` on the top-level name, in its own
+directory first as Locust does, then on this interpreter's path, which the Locust process
+shares), and that the user classes an experiment names are defined (or imported) in it.
 
 At run time the Locust process imports it for real; a locustfile that fails there, or a class
 that is not a User, ends the run as bad input (exit 2) all the same (runner.py).
@@ -8,6 +10,9 @@ that is not a User, ends the run as bad input (exit 2) all the same (runner.py).
 from __future__ import annotations
 
 import ast
+import importlib.machinery
+import importlib.util
+import sys
 from pathlib import Path
 
 MAX_BYTES = 1024 * 1024
@@ -28,6 +33,12 @@ def locustfile_problems(path: Path, user_classes: list[str]) -> list[tuple[int |
         return [(exc.lineno, f"the locustfile {path} is not valid Python: {exc.msg} (line {exc.lineno})")]
     except ValueError as exc:  # NUL bytes in the source
         return [(None, f"the locustfile {path} is not valid Python: {exc}")]
+    # A locustfile that extends sys.path itself may import from there: its imports are not judged.
+    imports = [] if b"sys.path" in source else _top_level_imports(tree)
+    missing_modules = [(m, line) for m, line in imports if not _findable(m, path.parent)]
+    if missing_modules:
+        return [(line, f"the locustfile {path} imports '{name}', which is not installed for {sys.executable} "
+                       f"(nor a module beside the locustfile)") for name, line in missing_modules[:1]]
     names, star = _top_level_names(tree)
     if star:
         return []  # `from x import *`: any name may come from there
@@ -63,3 +74,23 @@ def _top_level_names(tree: ast.Module) -> tuple[dict[str, str], bool]:
             names.update(more)
             star = star or more_star
     return names, star
+
+
+def _top_level_imports(tree: ast.Module) -> list[tuple[str, int]]:
+    """Absolute imports that run unconditionally (not under try/if: those may be optional)."""
+    found: list[tuple[str, int]] = []
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found += [(alias.name.split(".")[0], node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.module.split(".")[0], node.lineno))
+    return found
+
+
+def _findable(name: str, beside: Path) -> bool:
+    try:
+        if importlib.machinery.PathFinder.find_spec(name, [str(beside)]) is not None:
+            return True
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False

@@ -5,11 +5,14 @@ runner talks only to this surface, so a new runtime never reshapes the run.
 
 The base holds what every runtime shares: bring-up that tears a half-started system down,
 idempotent stop, the service actions process faults use (kill, stop, start, pause, resume,
-restart: a registry, with the bookkeeping of which services are down on purpose), and the
-crash check built on it. A runtime supplies the primitives: how to start one service (again),
-kill, stop, pause and resume it, and whether it has exited. That is the one place that knows
-how a service runs, so a service the harness does not start (a system already running) or one
-with an image of its own changes a runtime's primitives, not the run or the faults.
+restart: a registry, with the bookkeeping of which services are down on purpose), the crash
+check built on it, and what callers see of a service that is down (``DeathMode``): its edges
+*refuse* connections, or are a *black hole* where a connect hangs (``harness.faults.tarpit``).
+A runtime supplies the primitives: how to start one service (again), kill, stop, pause and
+resume it, whether it has exited, and where it can hold a proxy's address silent. That is the
+one place that knows how a service runs, so a service the harness does not start (a system
+already running) or one with an image of its own changes a runtime's primitives, not the run
+or the faults.
 """
 from __future__ import annotations
 
@@ -17,14 +20,19 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 from ..events import RunEvents
+from ..faults.process import DeathMode
+from ..faults.tarpit import Tarpits
 from ..faults.toxiproxy import ToxiproxyClient
 from ..journal import JournalWriter, Record
 from ..registry import Registry
-from ..system import SystemSpec
+from ..system import Edge, SystemSpec
 from .logtail import EventTail
+
+CUTTING_ACTIONS = frozenset({"kill", "stop", "restart"})
+"""Actions that take a service down, so its edges behave as a DeathMode while it is down."""
 
 
 @dataclass
@@ -57,6 +65,8 @@ class Deployment(ABC):
         """Per service, the reader of its log's ``@harness-event`` lines (every runtime keeps logs as files)."""
         self._expected_down: set[str] = set()
         """Services a fault took down: their exit is not a crash."""
+        self._cut: dict[str, tuple[DeathMode, list[Edge]]] = {}
+        """Services whose edges the harness made refuse or black-holed while they are down."""
         self._stopped = False
 
     # -- bring-up and tear-down ------------------------------------------------------------
@@ -145,10 +155,64 @@ class Deployment(ABC):
         return [name for name in self._launched_services()
                 if name not in self._expected_down and self._has_exited(name)]
 
-    def service_action(self, service: str, action: str) -> None:
-        """Process-level fault actions: kill, pause, resume, restart, stop, start."""
-        service_actions.get(action)(self, service)
-        self.req.journal.write("service_action", service=service, action=action, **self._action_fields(service))
+    def service_action(self, service: str, action: str, mode: DeathMode | None = None) -> None:
+        """Process-level fault actions: kill, pause, resume, restart, stop, start.
+
+        ``mode`` says what callers see while kill, stop or restart has the service down; None is
+        what this runtime gives by itself (``natural_death``).
+        """
+        run = service_actions.get(action)
+        fields = self._action_fields(service)
+        if action in CUTTING_ACTIONS:
+            fields |= {"mode": mode or self.natural_death, "natural": mode is None}
+        run(self, service, mode)
+        self.req.journal.write("service_action", service=service, action=action, **fields)
+
+    # -- what callers see of a service that is down ------------------------------------------
+    natural_death: ClassVar[DeathMode] = "refuse"
+    """What callers see of a service this runtime killed, when the fault names no mode."""
+
+    def _natural_cut(self) -> DeathMode | None:
+        """What the harness does to the edges for ``natural_death``: None when the runtime gives it unaided."""
+        return None
+
+    def prepare_death(self, mode: DeathMode | None) -> None:
+        """Get ready, before load starts, for a service to go down in ``mode`` (a black hole needs a tarpit)."""
+        if (mode or self._natural_cut()) == "blackhole":
+            self._tarpits()
+
+    def _tarpits(self) -> Tarpits:
+        """Where this runtime holds a proxy's address silent (``harness.faults.tarpit``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot black-hole an address")
+
+    def _proxy_address(self, edge: str) -> tuple[str, int]:
+        """The address the edge's proxy listens on, as a tarpit must bind it."""
+        raise NotImplementedError(f"{type(self).__name__} does not say where its proxies listen")
+
+    def _cut_off(self, service: str, mode: DeathMode | None) -> None:
+        """Make every edge into the service refuse, or hang at connect, until ``_reconnect``.
+
+        Before the service goes down: a proxy disabled while its server dials a dead container
+        waits for that dial (Toxiproxy's accept loop dials upstream itself, without a timeout).
+        Disabling closes the proxy's open connections, as the dying service's kernel would.
+        """
+        if mode is None or service in self._cut:
+            return
+        edges = [e for e in self.system.edges.values() if e.target == service]
+        self._cut[service] = (mode, [])
+        for edge in edges:
+            self.toxiproxy.set_enabled(self.proxy_for_edge(edge.name), False)
+            self._cut[service][1].append(edge)
+            if mode == "blackhole":
+                self._tarpits().hold(*self._proxy_address(edge.name))
+
+    def _reconnect(self, service: str) -> None:
+        """Undo ``_cut_off`` once the service is back: its proxies listen (and dial it) again."""
+        mode, edges = self._cut.pop(service, ("refuse", []))
+        for edge in edges:
+            if mode == "blackhole":
+                self._tarpits().release(self._proxy_address(edge.name)[1])
+            self.toxiproxy.set_enabled(self.proxy_for_edge(edge.name), True)
 
     def audit(self) -> dict[str, Any]:
         """Each service's own account of its state (manifest ``audit:`` path), fetched at the end."""
@@ -229,34 +293,37 @@ class Deployment(ABC):
 RuntimeFactory = Callable[[DeployRequest], Deployment]
 runtimes: Registry[RuntimeFactory] = Registry("runtime")
 
-ServiceAction = Callable[[Deployment, str], None]
+ServiceAction = Callable[[Deployment, str, "DeathMode | None"], None]
 service_actions: Registry[ServiceAction] = Registry("service action")
 """What ``Deployment.service_action`` can do; process faults name these as ``on_apply``/``on_remove``."""
 
 
-def _kill(dep: Deployment, service: str) -> None:
+def _kill(dep: Deployment, service: str, mode: DeathMode | None) -> None:
     dep._expected_down.add(service)
+    dep._cut_off(service, mode or dep._natural_cut())
     dep._kill_service(service)
 
 
-def _stop(dep: Deployment, service: str) -> None:
+def _stop(dep: Deployment, service: str, mode: DeathMode | None) -> None:
     dep._expected_down.add(service)
+    dep._cut_off(service, mode or dep._natural_cut())
     dep._stop_service(service)
 
 
-def _start(dep: Deployment, service: str) -> None:
-    dep._start_service(service)
+def _start(dep: Deployment, service: str, mode: DeathMode | None) -> None:
+    dep._start_service(service)  # healthy (asked directly, not through its edges) before callers get it back
+    dep._reconnect(service)
     dep._expected_down.discard(service)
 
 
-def _restart(dep: Deployment, service: str) -> None:
-    _stop(dep, service)
-    _start(dep, service)
+def _restart(dep: Deployment, service: str, mode: DeathMode | None) -> None:
+    _stop(dep, service, mode)
+    _start(dep, service, mode)
 
 
 service_actions.register("kill", _kill)
 service_actions.register("stop", _stop)
 service_actions.register("start", _start)
 service_actions.register("restart", _restart)
-service_actions.register("pause", lambda dep, service: dep._pause_service(service))
-service_actions.register("resume", lambda dep, service: dep._resume_service(service))
+service_actions.register("pause", lambda dep, service, mode: dep._pause_service(service))
+service_actions.register("resume", lambda dep, service, mode: dep._resume_service(service))

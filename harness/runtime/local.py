@@ -15,6 +15,7 @@ from pathlib import Path
 from .. import runstate
 from ..errors import EnvironmentProblem
 from ..faults.server import ToxiproxyServer
+from ..faults.tarpit import Tarpit
 from ..faults.toxiproxy import ToxiproxyClient
 from ..lifecycle import ChildProcess
 from ..metrics.prometheus_config import ScrapeTarget
@@ -41,6 +42,7 @@ class LocalDeployment(Deployment):
         self.processes: dict[str, ChildProcess] = {}
         self.prometheus = PrometheusServer(config_path=req.run_dir / "prometheus.yml",
                                            log_path=self.logs_dir / "prometheus.log")
+        self.tarpit = Tarpit()  # the proxies listen on this machine's loopback: hold their ports from here
 
     # -- bring-up --------------------------------------------------------------------------
     def _start(self) -> None:
@@ -132,6 +134,14 @@ class LocalDeployment(Deployment):
     def _launched_services(self) -> list[str]:
         return list(self.processes)
 
+    # A killed process's port refuses Toxiproxy's dial, and the proxy closes the caller's connection
+    # at once: fail-fast without touching the proxies (natural_death "refuse", no cut).
+    def _tarpits(self) -> Tarpit:
+        return self.tarpit
+
+    def _proxy_address(self, edge: str) -> tuple[str, int]:
+        return HOST, self.proxy_ports[edge]
+
     def _has_exited(self, name: str) -> bool:
         return self.processes[name].poll() is not None
 
@@ -158,6 +168,7 @@ class LocalDeployment(Deployment):
                 self.req.journal.write("service_stopped", service=name, returncode=code)
             except Exception as exc:  # keep stopping the others
                 self.req.journal.write("service_stopped", service=name, error=str(exc))
+        self.tarpit.close()
         self.server.stop()
         self.req.journal.write("toxiproxy_stopped")
 

@@ -3,8 +3,9 @@
 A partial dashboard is a success here (the user got an answer), but only if it is honest:
 every part has a status, ``missing`` lists exactly the parts that are not ``ok``, ``partial``
 is true exactly when something is missing, and a missing part carries no data. An answer
-that breaks any of these is a failure with the reason, so the harness's error-rate checks
-also catch an aggregator that drops a part silently.
+that breaks any of these, or carries a part about someone else, is a wrong answer: a failure
+whose reason starts with "wrong answer", which the ``answer_problems`` check counts (and the
+error-rate checks see too).
 """
 import itertools
 
@@ -35,8 +36,8 @@ class DashboardUser(FastHttpUser):
             except ValueError:
                 resp.failure("answer is not JSON")
                 return
-            problem = inconsistency(doc)
+            problem = inconsistency(doc, str(self.user_id))
             if problem:
-                resp.failure(problem)
+                resp.failure(f"wrong answer: {problem}")
             else:
                 resp.success()

@@ -2,7 +2,9 @@
 
 The three are the same small service with different data, chosen by PART (the manifest
 passes the service name). Each answers ``GET /<part>/<user_id>`` with deterministic data,
-so an answer can be checked without a database.
+so an answer can be checked without a database. Each part records every call that reaches it,
+at arrival, and answers the record on ``GET /audit`` (see ledger.py): how many calls a
+dashboard cost it, judged here rather than from the aggregator's word.
 
     HOST=127.0.0.1 PORT=8101 PART=profile PYTHONPATH=../_shared python part.py
 """
@@ -17,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ledger import CallLedger
 from servicekit import health_route, metrics_route, serve
 
 TIERS = ("bronze", "silver", "gold")
@@ -46,6 +49,7 @@ if PART not in RENDER:
     raise SystemExit(f"PART={PART!r}: expected one of {', '.join(RENDER)}")
 
 ANSWERS = Counter("part_answers_total", "Answers served", ["part"])
+calls = CallLedger()
 
 
 async def get_part(request: Request) -> JSONResponse:
@@ -53,7 +57,8 @@ async def get_part(request: Request) -> JSONResponse:
     return JSONResponse({PART: RENDER[PART](request.path_params["user_id"])})
 
 
-app = Starlette(routes=[health_route(PART), metrics_route(), Route(f"/{PART}/{{user_id}}", get_part, methods=["GET"])])
+app = Starlette(routes=[health_route(PART), metrics_route(), Route(f"/{PART}/{{user_id}}", get_part, methods=["GET"]),
+                        calls.audit_route()], middleware=[calls.middleware()])
 
 if __name__ == "__main__":
     serve(app, default_port=8101)

@@ -1,7 +1,9 @@
 """Load for the api-gateway target: clients reading items of two backends through the gateway.
 
 An answer counts as a success only if it is 200 and came from the backend the route names
-(a gateway that answered from the wrong backend would be a failure, not a failover).
+(a gateway that answered from the wrong backend would be a failure, not a failover). An answer
+about another backend or another item than the one asked for is a wrong answer: the failure
+reason starts with "wrong answer", which the ``answer_problems`` check counts.
 """
 import itertools
 
@@ -27,7 +29,9 @@ class GatewayUser(FastHttpUser):
                 resp.failure("answer is not JSON")
                 return
             if not isinstance(doc, dict) or doc.get("backend") != backend:
-                resp.failure(f"answer is not from backend '{backend}'")
+                resp.failure(f"wrong answer: answer is not from backend '{backend}'")
+            elif doc.get("item") != {"id": str(item), "name": f"{backend}-item-{item}"}:
+                resp.failure(f"wrong answer: asked for item {item} of '{backend}', got {doc.get('item')!r}"[:200])
             else:
                 resp.success()
 

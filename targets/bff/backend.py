@@ -6,6 +6,9 @@ passes the service name). Deterministic data per product id, so answers can be c
     GET /recommendations/{id}   recommendations   {"recommendations": [ids]}
 
     HOST=127.0.0.1 PORT=8301 KIND=catalog PYTHONPATH=../_shared python backend.py
+
+Each backend records every call that reaches it, at arrival, and answers the record on
+``GET /audit`` (see ledger.py): the load the BFFs put on it, judged here.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ledger import CallLedger
 from servicekit import health_route, metrics_route, serve
 
 
@@ -43,6 +47,7 @@ if KIND not in KINDS:
     raise SystemExit(f"KIND={KIND!r}: expected one of {', '.join(KINDS)}")
 PATH, RENDER = KINDS[KIND]
 SERVED = Counter("bff_backend_answers_total", "Answers served", ["kind"])
+calls = CallLedger()
 
 
 async def answer(request: Request) -> JSONResponse:
@@ -50,7 +55,8 @@ async def answer(request: Request) -> JSONResponse:
     return JSONResponse(RENDER(request.path_params["pid"]))
 
 
-app = Starlette(routes=[health_route(KIND), metrics_route(), Route(PATH, answer, methods=["GET"])])
+app = Starlette(routes=[health_route(KIND), metrics_route(), Route(PATH, answer, methods=["GET"]), calls.audit_route()],
+                middleware=[calls.middleware()])
 
 if __name__ == "__main__":
     serve(app, default_port=8301)

@@ -2,8 +2,9 @@
 
 Locust's host is the entry service (web-bff); mobile users address mobile-bff by the URL the
 harness gives every service (HARNESS_URL_MOBILE_BFF). A partial answer is a success if it is
-honest about it (see payload_check.py); a malformed or dishonest one is a failure with the
-reason.
+honest about it (see payload_check.py); a malformed or dishonest one, or one about another
+product than asked for, is a wrong answer: a failure whose reason starts with "wrong answer",
+which the ``answer_problems`` check counts (and the error-rate checks see too).
 """
 import os
 
@@ -12,7 +13,7 @@ from locust import FastHttpUser, between, task
 from payload_check import mobile_card_problem, web_page_problem
 
 
-def _judge(resp, problem_of) -> None:
+def _judge(resp, problem_of, pid) -> None:
     if resp.status_code != 200:
         resp.failure(f"HTTP {resp.status_code}")
         return
@@ -21,9 +22,9 @@ def _judge(resp, problem_of) -> None:
     except ValueError:
         resp.failure("answer is not JSON")
         return
-    problem = problem_of(doc)
+    problem = problem_of(doc, pid)
     if problem:
-        resp.failure(problem)
+        resp.failure(f"wrong answer: {problem}")
     else:
         resp.success()
 
@@ -42,9 +43,9 @@ class _Shopper(FastHttpUser):
 class WebUser(_Shopper):
     @task
     def product_page(self):
-        with self.client.get(f"/web/products/{self.next_product()}", name="GET /web/products/{id}",
-                             catch_response=True) as resp:
-            _judge(resp, web_page_problem)
+        pid = self.next_product()
+        with self.client.get(f"/web/products/{pid}", name="GET /web/products/{id}", catch_response=True) as resp:
+            _judge(resp, web_page_problem, pid)
 
 
 class MobileUser(_Shopper):
@@ -53,6 +54,7 @@ class MobileUser(_Shopper):
 
     @task
     def product_card(self):
-        with self.client.get(f"{self.mobile_url}/mobile/products/{self.next_product()}",
-                             name="GET /mobile/products/{id}", catch_response=True) as resp:
-            _judge(resp, mobile_card_problem)
+        pid = self.next_product()
+        with self.client.get(f"{self.mobile_url}/mobile/products/{pid}", name="GET /mobile/products/{id}",
+                             catch_response=True) as resp:
+            _judge(resp, mobile_card_problem, pid)

@@ -1,13 +1,18 @@
 """orders: takes orders and charges them at payments through a circuit breaker.
 
 When payments fails (error, timeout, 5xx) or the breaker is open, the order is still
-accepted: it is stored as "pending" (to be charged later) and the answer says why.
+accepted: it is stored as "pending" and the answer says why. Pending orders are charged
+later: every RECONCILE_INTERVAL a sweep tries each again, through the same breaker. That is
+safe because the order id is the idempotency key: payments charges an order at most once, so
+a charge that went through after orders gave up on it is answered, not made again. A client
+may send its own ``order_id`` (and send it again: the same order is answered, never charged
+twice; the same id with another amount is a 409).
 
     HOST=127.0.0.1 PORT=8001 PAYMENTS_URL=http://127.0.0.1:8002 PYTHONPATH=../_shared python orders.py
 
 Env: PAYMENTS_URL, PAYMENTS_TIMEOUT (s, 0.5), BREAKER_ENABLED (true),
 BREAKER_FAILURE_THRESHOLD (5), BREAKER_RESET_TIMEOUT (s, 2.0), BREAKER_HALF_OPEN_MAX_CALLS (1),
-BREAKER_COUNTS_5XX (true).
+RECONCILE_INTERVAL (s, 1.0), BREAKER_COUNTS_5XX (true).
 BREAKER_ENABLED=false is the "breaker-disabled" defect: every call waits on payments.
 BREAKER_COUNTS_5XX=false is the "breaker-ignores-5xx" defect: only errors and timeouts count as
 failures, so a payments that answers 500 fast never opens the breaker (its 500 reaches users).
@@ -33,6 +38,8 @@ PAYMENTS_URL = os.environ.get("PAYMENTS_URL", "http://127.0.0.1:8002").rstrip("/
 PAYMENTS_TIMEOUT = env_float("PAYMENTS_TIMEOUT", 0.5)
 BREAKER_ENABLED = env_flag("BREAKER_ENABLED", True)
 BREAKER_COUNTS_5XX = env_flag("BREAKER_COUNTS_5XX", True)
+RECONCILE_INTERVAL = env_float("RECONCILE_INTERVAL", 1.0)
+SWEEP_BATCH = 5  # pending orders charged at once by a sweep: a catch-up, not a burst
 
 BREAKER_STATE = Enum("circuit_breaker_state", "Current breaker state", ["breaker"], states=list(STATES))
 BREAKER_TRANSITIONS = Counter(
@@ -105,6 +112,12 @@ async def create_order(request: Request) -> JSONResponse:
     if amount <= 0:
         return JSONResponse({"error": "amount must be positive"}, status_code=422)
     order = {"order_id": str(body.get("order_id") or uuid.uuid4().hex), "amount": amount}
+    existing = orders.get(order["order_id"])
+    if existing is not None:
+        # A client that resends an order (its answer was lost) gets the order it placed.
+        if existing["amount"] != amount:
+            return JSONResponse({"error": "this order_id was placed with another amount"}, status_code=409)
+        return JSONResponse(existing)
 
     try:
         if breaker is not None:
@@ -141,11 +154,49 @@ async def get_order(request: Request) -> JSONResponse:
     return JSONResponse(order)
 
 
+async def charge_pending_orders() -> None:
+    """The "charged later" of a pending order: sweep every RECONCILE_INTERVAL, through the breaker.
+
+    A sweep charges SWEEP_BATCH orders at a time and stops when the breaker refuses: while
+    payments is unwell the breaker decides how much of the backlog may reach it.
+    """
+    while True:
+        await asyncio.sleep(RECONCILE_INTERVAL)
+        pending = [o for o in orders.values() if o["status"] == "pending"]
+        for start in range(0, len(pending), SWEEP_BATCH):
+            admitted = await asyncio.gather(*(_settle(o) for o in pending[start:start + SWEEP_BATCH]))
+            if not all(admitted):
+                break  # the breaker is open: the next sweep tries again
+
+
+async def _settle(order: dict) -> bool:
+    """Charge one pending order; False when the breaker refused the call."""
+    try:
+        if breaker is not None:
+            response = await breaker.call(charge, order["order_id"], order["amount"])
+        else:
+            response = await charge(order["order_id"], order["amount"])
+    except BreakerOpen:
+        return False
+    except (httpx.HTTPError, TimeoutError, PaymentsError):
+        return True  # a failure the breaker has counted; this order waits for the next sweep
+    if response.status_code == 200 and order["status"] == "pending":
+        order.update(status="paid", charge_id=response.json().get("charge_id"), degraded=False)
+        ORDERS.labels("settled", order.get("reason", "")).inc()
+    return True
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
     global client
     async with httpx.AsyncClient(base_url=PAYMENTS_URL, timeout=PAYMENTS_TIMEOUT) as client:
-        yield
+        sweeper = asyncio.create_task(charge_pending_orders())
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
 
 
 app = Starlette(

@@ -3,7 +3,9 @@
     Shopper  GET /products/[id]     catalog -> catalog's database
     Member   GET /users/[id]        users -> users' database
     Tracker  GET /orders/[id]       orders -> orders' database
-    Buyer    POST /orders           orders -> users + catalog (HTTP) -> orders' database
+    Buyer    POST /orders           orders -> users + catalog (HTTP) -> orders' database; one in ten
+                                    orders names an unknown user and one in ten an unknown product
+                                    (refused with 422)
 
 Two users each of the first three kinds and five buyers (``fixed_count``; 11 users in all): more
 concurrent orders than a service's pool has connections.
@@ -64,14 +66,22 @@ class Buyer(_User):
 
     @task
     def place_order(self):
-        body = {"user_id": random.randint(1, 100), "product_id": random.randint(1, 100), "quantity": 1}
+        # One order in ten names a user, and one in ten a product, that does not exist: the right
+        # answer is a refusal (422), and an order stored for one is a check that was skipped.
+        n = random.randrange(10)
+        user = random.randint(1001, 1100) if n == 0 else random.randint(1, 100)
+        product = random.randint(1001, 1100) if n == 1 else random.randint(1, 100)
+        body = {"user_id": user, "product_id": product, "quantity": 1 + random.randrange(3)}
         with self.client.post("/orders", json=body, name="POST /orders", catch_response=True) as resp:
-            _judge(resp, "total_cents")
+            _judge(resp, "total_cents", expect=422 if n in (0, 1) else 200)
 
 
-def _judge(resp, field):
-    if resp.status_code != 200:
+def _judge(resp, field, expect=200):
+    if resp.status_code != expect:
         resp.failure(f"HTTP {resp.status_code}")
+        return
+    if expect != 200:
+        resp.success()  # the refusal that was asked for
         return
     try:
         ok = field in resp.json()

@@ -4,6 +4,8 @@
                                               account 0: concurrent commands on one stream meet the
                                               store's optimistic concurrency, and withdrawals race
                                               for the same balance
+    Spender     POST withdrawals              back to back on account 0, whose balance stays near
+                                              zero: every deposit landing there is raced for
     Reader      GET /accounts/[id]            the projection, read from the projector
 
 Every command carries its own ``command_id`` (the idempotency key); after an error or a timeout
@@ -57,9 +59,30 @@ class LedgerUser(FastHttpUser):
             return False
 
 
+class Spender(FastHttpUser):
+    """Withdraws from account 0 back to back: its balance stays near zero, so every deposit that
+    lands is raced for by concurrent withdrawals that each saw enough money. The store's optimistic
+    concurrency must make all but one of them decide again (and be refused)."""
+
+    fixed_count = 2
+    wait_time = between(0.02, 0.06)
+    network_timeout = 8.0
+    connection_timeout = 2.0
+
+    @task
+    def withdraw(self):
+        body = {"command_id": f"cmd-{random.getrandbits(48):012x}", "amount_cents": 300 + random.randrange(300)}
+        with self.client.post("/accounts/0/withdrawals", json=body, name="POST withdrawals", catch_response=True) as resp:
+            if resp.status_code in (200, 422):
+                resp.success()
+            else:
+                _fail(resp)
+
+
 class Reader(FastHttpUser):
     """Reads the projection: stale is fine, a balance the log never had is not."""
 
+    fixed_count = 2
     wait_time = between(0.2, 0.4)
     network_timeout = 8.0
     connection_timeout = 2.0

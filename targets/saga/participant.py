@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from pgkit import bounded
 from pgpool import DB_ERRORS, Pool
 from servicekit import env_float, env_int, health_route, metrics_route
 
@@ -92,10 +93,15 @@ class Participant:
                 REQUESTS.labels(label, "bad_request").inc()
                 return JSONResponse({"error": "expected a JSON object with a non-empty 'saga_id'"}, status_code=422)
             self.calls.arrived(label, body["saga_id"])
-            try:
+            async def work() -> Body:
                 async with self.pool.connection(timeout=self.db_timeout) as conn:
                     async with conn.transaction():
-                        answer = await handler(conn, body)
+                        return await handler(conn, body)
+
+            try:
+                # Answered by DB_TIMEOUT whatever the database does: a participant must give its
+                # caller a definite 503 before the caller's own call timeout, not leave it guessing.
+                answer = await bounded(self.db_timeout, work())
             except Reject as exc:
                 REQUESTS.labels(label, "rejected").inc()
                 return JSONResponse({"saga_id": body["saga_id"], **exc.payload}, status_code=exc.http_status)

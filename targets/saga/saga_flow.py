@@ -145,6 +145,8 @@ class SagaRunner:
                 await self._persist(self.store.set_state, saga.id, COMPENSATION_FAILED, f"{step.name} compensation failed")
                 saga.state = COMPENSATION_FAILED
                 SAGAS.labels(COMPENSATION_FAILED).inc()
+                # The saga's end, as saga_compensated is: what happened, not which switch made it happen.
+                emit_event("saga_compensation_failed", saga=saga.id, step=step.name, error=detail[:80])
                 return
         await self._persist(self.store.set_state, saga.id, COMPENSATED)
         saga.state = COMPENSATED
@@ -175,7 +177,6 @@ class SagaRunner:
             if reply.kind == "ok":
                 return "ok", attempt, reply.detail
             if not self.config.compensation_retry:
-                emit_event("compensation_abandoned", saga=saga.id, step=step.name, error=reply.detail[:80])
                 return "abandoned", attempt, reply.detail
             if attempt == 1 or attempt % 5 == 0:
                 emit_event("compensation_retry", saga=saga.id, step=step.name, attempt=attempt, error=reply.detail[:80])

@@ -6,11 +6,23 @@ leaves timeouts and retries to the sidecar: that is the sidecar pattern.
 GET /products/{id} answers 200 with the product, 404 for an unknown id, or 503 with
 ``{"error": ..., "degraded": true}`` when inventory cannot be reached (the sidecar gave up)
 or the sidecar itself is gone. The latter must be fast: a local sidecar that refuses
-connections is not going to answer in a moment.
+connections is not going to answer in a moment, and neither is one whose address stays
+silent (a dead container's, or a sidecar too overloaded to accept): a connect to a live
+sidecar next to the app completes in well under a millisecond, so one that has not within
+APP_SIDECAR_CONNECT_TIMEOUT means the sidecar is gone. The sidecar's own work (retries within
+its budget) may take a second, so only the connect can tell "gone" from "busy".
 
-Env: SIDECAR_URL, APP_BACKSTOP_TIMEOUT (s, 10: only for a sidecar that hangs; the sidecar
-enforces the real deadlines), APP_SIDECAR_WAIT (s, 0; > 0 is the "app-waits-for-sidecar"
-defect: the app keeps retrying an unreachable sidecar for that long instead of failing fast).
+POST /products/{id}/reservations ``{"ref": ..., "qty": 1}`` reserves stock at inventory (through
+the sidecar, which never retries it: a reservation is not idempotent). 201 with the
+reservation, 409 when the stock is short, or the same 503 when the outcome is unknown.
+
+GET /products/{id}/info answers the product's catalog entry from the app's own memory: a path
+that needs no upstream, and must not suffer when the upstream does.
+
+Env: SIDECAR_URL, APP_SIDECAR_CONNECT_TIMEOUT (s, 0.1), APP_BACKSTOP_TIMEOUT (s, 10: only for
+a sidecar that hangs after accepting; the sidecar enforces the real deadlines),
+APP_SIDECAR_WAIT (s, 0; > 0 is the "app-waits-for-sidecar" defect: the app keeps retrying an
+unreachable sidecar for that long instead of failing fast).
 """
 from __future__ import annotations
 
@@ -30,6 +42,7 @@ from servicekit import env_float, health_route, metrics_route, serve
 
 SIDECAR_URL = os.environ.get("SIDECAR_URL", "http://127.0.0.1:8101").rstrip("/")
 BACKSTOP_TIMEOUT = env_float("APP_BACKSTOP_TIMEOUT", 10.0)
+CONNECT_TIMEOUT = env_float("APP_SIDECAR_CONNECT_TIMEOUT", 0.1)
 SIDECAR_WAIT = env_float("APP_SIDECAR_WAIT", 0.0)
 
 ANSWERS = Counter("app_answers_total", "Product answers", ["result"])
@@ -41,11 +54,11 @@ class SidecarGone(Exception):
     """The sidecar did not take the request (refused, closed, or never answered)."""
 
 
-async def via_sidecar(path: str) -> httpx.Response:
+async def via_sidecar(path: str, method: str = "GET", **kwargs) -> httpx.Response:
     deadline = time.monotonic() + SIDECAR_WAIT
     while True:
         try:
-            return await client.get(path)
+            return await client.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             if time.monotonic() >= deadline:
                 raise SidecarGone(f"{type(exc).__name__}: {exc}") from exc
@@ -78,15 +91,54 @@ async def get_product(request: Request) -> JSONResponse:
     return JSONResponse({**product, "in_stock": product["stock"] > 0, "attempts": attempts})
 
 
+async def reserve(request: Request) -> JSONResponse:
+    product_id = request.path_params["product_id"]
+    try:
+        body = await request.json()
+        ref, qty = str(body["ref"]), int(body.get("qty", 1))
+    except (ValueError, KeyError, TypeError):
+        return JSONResponse({"error": "expected JSON {ref, qty}"}, status_code=422)
+    try:
+        r = await via_sidecar(f"/items/{product_id}/reservations", method="POST", json={"ref": ref, "qty": qty})
+    except SidecarGone as exc:
+        return degraded("sidecar_unavailable", str(exc))
+    if r.status_code in (404, 409):
+        ANSWERS.labels("not_found" if r.status_code == 404 else "out_of_stock").inc()
+        return JSONResponse({"error": "no such product" if r.status_code == 404 else "out of stock"},
+                            status_code=r.status_code)
+    if r.status_code != 201:
+        # The sidecar gave up: the reservation may or may not have been made.
+        return degraded("inventory_unavailable", f"sidecar answered {r.status_code}; the reservation may not "
+                        "have been made")
+    try:
+        made = r.json()
+        reservation = {"ref": str(made["ref"]), "product": str(made["item"]), "qty": int(made["qty"])}
+    except (ValueError, KeyError, TypeError):
+        return degraded("inventory_unavailable", "inventory answered an unreadable reservation")
+    ANSWERS.labels("reserved").inc()
+    return JSONResponse({**reservation, "reserved": True}, status_code=201)
+
+
+async def product_info(request: Request) -> JSONResponse:
+    raw = request.path_params["product_id"]
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        return JSONResponse({"error": "no such product"}, status_code=404)
+    n = int(raw)
+    return JSONResponse({"id": raw, "name": f"item-{n}", "price": round(1 + n % 97 + 0.49, 2)})
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app):
     global client
-    async with httpx.AsyncClient(base_url=SIDECAR_URL, timeout=BACKSTOP_TIMEOUT) as client:
+    timeout = httpx.Timeout(BACKSTOP_TIMEOUT, connect=CONNECT_TIMEOUT)
+    async with httpx.AsyncClient(base_url=SIDECAR_URL, timeout=timeout) as client:
         yield
 
 
 app = Starlette(
-    routes=[health_route("app"), metrics_route(), Route("/products/{product_id}", get_product, methods=["GET"])],
+    routes=[health_route("app"), metrics_route(), Route("/products/{product_id}", get_product, methods=["GET"]),
+            Route("/products/{product_id}/reservations", reserve, methods=["POST"]),
+            Route("/products/{product_id}/info", product_info, methods=["GET"])],
     lifespan=lifespan,
 )
 

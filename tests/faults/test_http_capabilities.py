@@ -3,6 +3,7 @@ known, and what an HTTP fault saw lands in the journal (a fault that could not b
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,13 +12,17 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.errors import EnvironmentProblem, InputError
+from harness.cli import main
+from harness.errors import EnvironmentProblem, InputError, ToxiproxyError
 from harness.events import RunEvents
 from harness.experiment import ExperimentSpec, load_experiment
-from harness.faults import ToxiproxyClient
+from harness.faults import ActiveFault, SimpleFaultContext, ToxiproxyClient, ToxiproxyServer
 from harness.faults.capabilities import binary_version, has_http_toxics
 from harness.faults.timeline import FaultTimeline
 from harness.journal import JournalWriter
+from harness.net import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 MANIFEST = """\
 name: shop
@@ -192,3 +197,30 @@ def test_traffic_that_is_not_http_is_a_clear_error_in_the_journal(
     assert (error["fault"], error["action"]) == ("back-503", "traffic")
     assert error["error"].startswith("3 connection(s) on front->back were not HTTP/1.x: http_status passed")
     assert notices == [f"fault back-503: {error['error']}"]
+
+
+def stock_on_path() -> Path:
+    found = shutil.which("toxiproxy-server")
+    if not found or not binary_version(Path(found)) or has_http_toxics(binary_version(Path(found))):
+        pytest.skip("no stock toxiproxy-server on PATH (the fake one above stands in for it)")
+    return Path(found)
+
+
+@pytest.mark.integration
+def test_a_real_stock_server_refuses_an_http_fault_and_the_error_says_what_to_do(tmp_path: Path) -> None:
+    with ToxiproxyServer(tmp_path / "stock.log", binary=stock_on_path()) as server:
+        proxy = server.client.create_proxy("a->b", f"127.0.0.1:{free_port()}", "127.0.0.1:9")
+        fault = ActiveFault.create("f", "http_status", "a->b", {"status": 503})
+        with pytest.raises(ToxiproxyError, match="has no 'http_status' toxic: it is a stock server") as caught:
+            fault.kind.apply(SimpleFaultContext(server.client, {"a->b": proxy.name}), fault)
+    assert "make tools" in str(caught.value)
+
+
+def test_harness_validate_refuses_an_http_experiment_for_a_named_stock_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HARNESS_TOXIPROXY_SERVER", str(fake_server(tmp_path, "2.12.0")))
+    assert main(["validate", str(ROOT / "experiments" / "circuit-breaker-500.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert "faults[0].type: fault type 'http_status' cannot run here" in err and "make tools" in err
+    assert main(["validate", str(ROOT / "experiments" / "circuit-breaker.yaml")]) == 0  # TCP faults still run

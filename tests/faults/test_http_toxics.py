@@ -206,6 +206,20 @@ def test_http_status_answers_a_share_of_httpx_requests_on_one_kept_alive_connect
 
 
 @pytest.mark.integration
+@pytest.mark.full
+def test_over_10000_requests_the_share_answered_is_the_toxicity_within_2_points(
+    edge: tuple[SimpleFaultContext, str]
+) -> None:
+    ctx, url = edge
+    fault = apply(ctx, "http_status", {"status": 503}, toxicity=0.3, name="share-10000")
+    with kept_alive(url) as client:
+        answered = sum(client.get(f"/item/{n}").status_code == 503 for n in range(10_000))
+    assert abs(answered / 10_000 - 0.3) <= 0.02, answered
+    fault.kind.remove(ctx, fault)
+    assert fault.kind.traffic(ctx, fault)["faulted"] == answered
+
+
+@pytest.mark.integration
 def test_chunked_and_length_bodies_pass_or_are_answered_without_breaking_the_connection(
     edge: tuple[SimpleFaultContext, str]
 ) -> None:

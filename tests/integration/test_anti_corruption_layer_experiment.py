@@ -22,6 +22,9 @@ def test_the_sound_acl_keeps_the_domain_clean_through_slicing_truncation_and_lat
     assert set(truncated["statuses"]) == {"200", "503"} and truncated["degraded"] == truncated["statuses"]["503"]
     assert run.check("sliced-answers-reassembled")["evidence"]["statuses"] == {
         "200": run.check("sliced-answers-reassembled")["evidence"]["requests"]}
+    # Every customer shown agreed with the system of record; unknown ones were a clean 404.
+    assert run.check("answers-agree-with-the-system-of-record")["evidence"]["requests"] > 500
+    assert run.check("unknown-customers-are-a-clean-404")["evidence"]["statuses"].get("404", 0) >= 5
 
 
 def test_a_pass_through_acl_lets_cut_and_sliced_records_into_the_domain(run_experiment) -> None:
@@ -33,8 +36,11 @@ def test_a_pass_through_acl_lets_cut_and_sliced_records_into_the_domain(run_expe
     assert example["status"] == 200 and example["problem"].startswith("$.customer")
     assert json.loads(example["body"])["customer"]["status"] is None
     assert run.check("sliced-answers-reassembled")["evidence"]["non_conforming"] > 100
+    # The client's oracle sees it too: customers that differ from the system of record.
+    assert "answers-agree-with-the-system-of-record" in run.failed
 
 
+@pytest.mark.full  # the system's first defect runs in make test; the others under make test-full
 def test_an_acl_without_a_deadline_holds_the_domain_as_long_as_legacy_is_slow(run_experiment) -> None:
     run = run_experiment(EXPERIMENT, "no-deadline")
     assert run.code == 1, run.explain()

@@ -57,6 +57,12 @@ def test_the_sound_system_passes_and_writes_the_four_files(tmp_path: Path) -> No
     result = json.loads((out / "result.json").read_text())
     assert result["verdict"] == "passed"
     assert {c["name"] for c in result["checks"]} >= {"breaker-opens", "fails-fast-while-open", "breaker-closes"}
+    checks = {c["name"]: c for c in result["checks"]}
+    # Judged from payments' own ledger: only probes while open, every acknowledged order charged once.
+    assert checks["payments-load-while-open"]["evidence"]["calls"] <= 8
+    money = checks["every-acknowledged-order-charged-once"]["evidence"]
+    assert money["acknowledged"] > 1000 and money["distinct_effects"] >= money["acknowledged"]
+    assert checks["answers-consistent"]["evidence"]["requests"] > 1000
     history = read_journal(out / "journal.jsonl")
     states = [e["state"] for e in history.events if e.get("type") == "breaker_state"]
     assert "open" in states and states[-1] == "closed"
@@ -73,6 +79,8 @@ def test_the_breaker_disabled_defect_fails_on_a_breaker_check(tmp_path: Path) ->
     assert "breaker-opens" in failed, result["checks"]
     assert "fails-fast-while-open" in failed
     assert failed["fails-fast-while-open"]["evidence"]["value_ms"] > 300  # waited out the payments timeout
+    # Caught from the effects too, not only by a missing event: every order reached payments.
+    assert failed["payments-load-while-open"]["evidence"]["calls"] > 50
     assert result["defect"] == "breaker-disabled"
     assert_all_gone(started_pids(out))
 
@@ -132,6 +140,6 @@ def test_list_json_names_the_system_its_experiment_and_defects() -> None:
     assert proc.returncode == 0
     systems = {s["name"]: s for s in json.loads(proc.stdout)["systems"]}
     cb = systems["circuit-breaker"]
-    assert [d["name"] for d in cb["defects"]] == ["breaker-disabled"]
+    assert [d["name"] for d in cb["defects"]] == ["breaker-disabled", "breaker-ignores-5xx"]
     assert {e["path"] for e in cb["experiments"]} >= {"experiments/circuit-breaker.yaml",
                                                       "experiments/circuit-breaker-metrics.yaml"}

@@ -37,8 +37,9 @@ def alive(pids: list[int]) -> list[int]:
 
 def test_a_locustfile_that_fails_to_import_is_input_exit_2_with_the_four_files(tmp_path: Path) -> None:
     exp = campaign.tiny_experiment(tmp_path / "tiny", load_s=3.0)
-    # Valid Python, so `validate` cannot see it; the Locust process fails importing it.
-    (tmp_path / "tiny" / "locustfile.py").write_text("import no_such_module_for_this_test\n")
+    # Valid Python importing only what exists, so `validate` cannot see it; the Locust process fails importing it.
+    (tmp_path / "tiny" / "locustfile.py").write_text("import os\nraise RuntimeError(os.environ.get('NO_SUCH_VAR', "
+                                                      "'no_such_module_for_this_test'))\n")
     out = tmp_path / "run"
     proc = subprocess.run([*HARNESS, "run", str(exp), "--out", str(out), "--quiet"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)

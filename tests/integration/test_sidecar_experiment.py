@@ -16,7 +16,12 @@ def test_the_sound_sidecar_masks_faults_keeps_its_budget_and_the_app_fails_fast(
     assert run.code == 0, run.explain()
     assert run.result["verdict"] == "passed" and not run.failed
     assert run.check("masks-resets")["evidence"]["error_rate"] <= 0.05
-    assert run.check("budget-enforced")["evidence"]["value_ms"] <= 2000
+    assert run.check("budget-enforced")["evidence"]["value_ms"] <= 1300
+    # Judged at inventory: no lookup cost more than 4 tries, no reservation was made twice.
+    assert run.check("tries-per-lookup-while-hanging")["evidence"]["most_calls_on_one_path"] <= 4
+    reservations = run.check("reservations-made-at-most-once")["evidence"]
+    assert reservations["acknowledged"] > 50 and "doubled" not in reservations
+    assert run.check("effects-hold")["verdict"] == "passed"
     history = read_journal(run.out / "journal.jsonl")
     actions = [(r["service"], r["action"]) for r in history.of_kind("service_action")]
     assert actions == [("sidecar", "kill"), ("sidecar", "start")]
@@ -33,6 +38,7 @@ def test_without_retries_transient_faults_reach_the_app(run_experiment) -> None:
     assert run.check("masks-resets")["evidence"]["examples"][0]["status"] == 503
 
 
+@pytest.mark.full  # the system's first defect runs in make test; the others under make test-full
 def test_without_timeouts_slow_connections_hold_requests_past_the_budget(run_experiment) -> None:
     run = run_experiment(EXPERIMENT, "no-timeout")
     assert run.code == 1, run.explain()
@@ -42,6 +48,7 @@ def test_without_timeouts_slow_connections_hold_requests_past_the_budget(run_exp
     assert evidence["slowest"][0]["ms"] >= 3500
 
 
+@pytest.mark.full  # the system's first defect runs in make test; the others under make test-full
 def test_an_app_that_waits_for_its_sidecar_does_not_fail_fast(run_experiment) -> None:
     run = run_experiment(EXPERIMENT, "app-waits-for-sidecar")
     assert run.code == 1, run.explain()

@@ -146,3 +146,11 @@ def test_after_quiescence_each_audit_lands_in_one_record(postgres: str, service:
     assert records[0]["settled"] is True
     assert {r["audit"]: r["source"] for r in records[1:]} == {"accounts": "sql", "stock": "http"}
     assert records[2]["value"] == {"stock": [{"sku": "a", "available": 3}]}
+
+
+def test_a_sql_audit_without_the_driver_installed_says_which_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # what `import psycopg` meets without harness[sql]
+    reader = AuditReader({"a": AuditSpec.model_validate({"sql": {"service": "db", "query": "select 1"}})},
+                         lambda _: "postgresql://127.0.0.1:1")
+    with pytest.raises(AuditError, match=r'SQL audits need the psycopg driver, which is not installed: pip install "harness\[sql\]"'):
+        reader.read("a")

@@ -13,7 +13,9 @@ from harness.report.rerender import rerender
 from harness.result import RunResult
 
 ROOT = Path(__file__).resolve().parents[2]
-EXPERIMENT = ROOT / "experiments" / "circuit-breaker.yaml"
+# A frozen copy of the circuit-breaker experiment the synthetic history was shaped after: the live
+# experiment grows checks (effect audits, more faults) that this history has no records for.
+EXPERIMENT = Path(__file__).resolve().parent / "circuit-breaker-synthetic.yaml"
 T0 = 1_800_000_000.0
 
 

@@ -59,13 +59,26 @@ def test_the_locustfile_judge_accepts_honest_answers_and_names_dishonest_ones() 
     assert inconsistency({**COMPLETE, "parts": {"profile": {"status": "ok"}}}).startswith("'parts' must give a status")
 
 
+def test_the_locustfile_judge_names_parts_about_someone_else() -> None:
+    mine = {**COMPLETE, **load_dashboard_check().expected_parts("7")}
+    assert inconsistency(mine, "7") is None
+    assert inconsistency(mine, "8") == "dashboard of user '7', asked for '8'"
+    swapped = {**mine, "profile": {"user_id": "9", "name": "User 9"}}
+    assert inconsistency(swapped, "7") == "profile is not user 7's: {'user_id': '9', 'name': 'User 9'}"
+    # Another part's data in a part's place (a fan-out that called the wrong part).
+    assert inconsistency({**mine, "orders": [{"tier": "gold"}]}, "7").startswith("orders are not user 7's")
+    assert inconsistency({**mine, "loyalty": {"user_id": "7"}}, "7").startswith("loyalty is not a loyalty record")
+    points = {**mine, "loyalty": {**mine["loyalty"], "points": mine["loyalty"]["points"] + 1}}
+    assert inconsistency(points, "7").startswith("loyalty of user 7 differs from what the part holds")
+
+
 @pytest.mark.integration
 def test_a_complete_dashboard_carries_every_part_and_its_status(procs) -> None:
     agg = start_aggregator(procs)
     with httpx.Client(timeout=10) as client:
         r = client.get(agg.url + "/dashboard/42")
     doc = r.json()
-    assert r.status_code == 200 and inconsistency(doc) is None
+    assert r.status_code == 200 and inconsistency(doc, "42") is None
     assert doc["partial"] is False and doc["profile"]["user_id"] == "42"
     assert agg.events("part_status") == []
 

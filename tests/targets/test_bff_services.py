@@ -26,6 +26,26 @@ PAGE = {"product": {"id": 7, "name": "P", "price": 1.0, "description": "d", "ima
         "parts": {"catalog": OK, "reviews": OK}, "partial": False, "missing": []}
 
 
+def test_the_judge_names_answers_about_another_product() -> None:
+    card = {**CARD, "rating": {"count": 3, "average": 4.0}, "recommended": [50, 51, 52],  # product 7's, per the backends
+            "thumbnail": "https://img.example.test/7/0.jpg"}
+    assert check.mobile_card_problem(card, 7) is None
+    assert check.mobile_card_problem(card, 8) == "the card is about product 7 ('Product 7'), asked for 8"
+    assert check.mobile_card_problem({**card, "recommended": [51, 52, 53]}, 7) == (
+        "the recommendations for 7 are [50, 51, 52], the card says [51, 52, 53]")
+    assert check.mobile_card_problem({**card, "rating": {"count": 3, "average": 3.0}}, 7) == (
+        "the rating of product 7 is {'count': 3, 'average': 4.0}, the card says {'count': 3, 'average': 3.0}")
+    assert check.mobile_card_problem({**card, "price": 13.99}, 7) == "product 7 costs 12.99, the card says 13.99"
+    assert check.mobile_card_problem({**card, "thumbnail": "https://img.example.test/7/1.jpg"}, 7).startswith(
+        "the thumbnail of product 7 is its first image")
+    reviews = [{"author": "r", "rating": 3, "text": f"Review {n} of 7"} for n in range(3)]
+    page = {**PAGE, "product": {**PAGE["product"], "price": 12.99}, "reviews": reviews}
+    assert check.web_page_problem(page, 7) is None
+    assert check.web_page_problem(page, 9) == "the page is about product 7, asked for 9"
+    other = {**page, "reviews": [{"author": "r", "rating": 3, "text": f"Review {n} of 8"} for n in range(3)]}
+    assert check.web_page_problem(other, 7).startswith("the reviews are not product 7's")
+
+
 def test_the_judge_accepts_full_and_honest_partial_answers() -> None:
     assert check.mobile_card_problem(CARD) is None
     partial = {**CARD, "recommended": None, "partial": True, "missing": ["recommendations"],

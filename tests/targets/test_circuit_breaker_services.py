@@ -151,9 +151,9 @@ def failing_upstream():
         thread.join(5)
 
 
-def place_order(orders: Service, client: httpx.Client) -> tuple[dict, float]:
+def place_order(orders: Service, client: httpx.Client, **fields) -> tuple[dict, float]:
     started = time.monotonic()
-    r = client.post(orders.url + "/orders", json={"amount": 42.5})
+    r = client.post(orders.url + "/orders", json={"amount": 42.5, **fields})
     elapsed = time.monotonic() - started
     assert r.status_code == 200, r.text
     return r.json(), elapsed
@@ -162,7 +162,7 @@ def place_order(orders: Service, client: httpx.Client) -> tuple[dict, float]:
 def test_paid_then_breaker_opens_when_payments_dies_and_closes_when_it_returns(services):
     payments = services.start("payments")
     orders = services.start("orders", PAYMENTS_URL=payments.url, BREAKER_FAILURE_THRESHOLD="5",
-                            BREAKER_RESET_TIMEOUT="2")
+                            BREAKER_RESET_TIMEOUT="2", RECONCILE_INTERVAL="600")
     with httpx.Client(timeout=10) as client:
         order, _ = place_order(orders, client)
         assert order["status"] == "paid" and order["charge_id"]
@@ -197,7 +197,7 @@ def test_paid_then_breaker_opens_when_payments_dies_and_closes_when_it_returns(s
 
 def test_open_breaker_fails_fast_when_payments_hangs(services, hanging_upstream):
     orders = services.start("orders", PAYMENTS_URL=hanging_upstream, PAYMENTS_TIMEOUT="1.0",
-                            BREAKER_FAILURE_THRESHOLD="3", BREAKER_RESET_TIMEOUT="30")
+                            BREAKER_FAILURE_THRESHOLD="3", BREAKER_RESET_TIMEOUT="30", RECONCILE_INTERVAL="600")
     with httpx.Client(timeout=10) as client:
         slow = [place_order(orders, client) for _ in range(3)]
         fast = [place_order(orders, client) for _ in range(5)]
@@ -212,7 +212,7 @@ def test_open_breaker_fails_fast_when_payments_hangs(services, hanging_upstream)
 
 def test_5xx_answers_count_as_failures(services, failing_upstream):
     orders = services.start("orders", PAYMENTS_URL=failing_upstream, BREAKER_FAILURE_THRESHOLD="2",
-                            BREAKER_RESET_TIMEOUT="30")
+                            BREAKER_RESET_TIMEOUT="30", RECONCILE_INTERVAL="600")
     with httpx.Client(timeout=10) as client:
         reasons = [place_order(orders, client)[0]["reason"] for _ in range(4)]
     assert reasons == ["payments-unavailable"] * 2 + ["breaker-open"] * 2
@@ -221,7 +221,7 @@ def test_5xx_answers_count_as_failures(services, failing_upstream):
 
 def test_breaker_disabled_defect_waits_on_every_call_and_emits_nothing(services, hanging_upstream):
     orders = services.start("orders", PAYMENTS_URL=hanging_upstream, PAYMENTS_TIMEOUT="0.5",
-                            BREAKER_ENABLED="false", BREAKER_FAILURE_THRESHOLD="3")
+                            BREAKER_ENABLED="false", BREAKER_FAILURE_THRESHOLD="3", RECONCILE_INTERVAL="600")
     with httpx.Client(timeout=10) as client:
         results = [place_order(orders, client) for _ in range(6)]
         metrics = client.get(orders.url + "/metrics").text
@@ -231,6 +231,93 @@ def test_breaker_disabled_defect_waits_on_every_call_and_emits_nothing(services,
     time.sleep(0.5)  # give a (wrong) late event line time to show up
     assert orders.events() == [] and not any(line.startswith(EVENT_PREFIX) for line in orders.lines)
     assert "circuit_breaker_state{" not in metrics
+
+
+@pytest.fixture
+def lossy_proxy():
+    """An HTTP relay to payments that, while ``lossy`` is set, forwards the charge and then holds
+    its answer for 2 s: the charge is made, the caller gives up on it first."""
+
+    class Relay:
+        target = ""
+        lossy = False
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            answer = httpx.post(Relay.target + self.path, content=body, headers={"content-type": "application/json"})
+            if Relay.lossy:
+                time.sleep(2)
+            self.send_response(answer.status_code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Relay, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_a_resent_order_is_answered_not_charged_again(services):
+    payments = services.start("payments")
+    orders = services.start("orders", PAYMENTS_URL=payments.url)
+    with httpx.Client(timeout=10) as client:
+        first, _ = place_order(orders, client, order_id="o-1")
+        again, _ = place_order(orders, client, order_id="o-1")
+        assert first["status"] == "paid" and again == first
+        r = client.post(orders.url + "/orders", json={"order_id": "o-1", "amount": 1.0})
+        assert r.status_code == 409
+        audit = client.get(payments.url + "/audit").json()
+    assert [c["order_id"] for c in audit["charges"]] == ["o-1"]
+    assert [c[1:] for c in audit["calls"] if c[2] == "/charge"] == [["POST", "/charge"]]
+
+
+def test_pending_orders_are_charged_later_exactly_once_even_when_the_first_charge_landed(services, lossy_proxy):
+    relay, relay_url = lossy_proxy
+    payments = services.start("payments")
+    relay.target = payments.url
+    orders = services.start("orders", PAYMENTS_URL=relay_url, PAYMENTS_TIMEOUT="0.5", BREAKER_FAILURE_THRESHOLD="50",
+                            RECONCILE_INTERVAL="0.5")
+    with httpx.Client(timeout=10) as client:
+        relay.lossy = True
+        lost = [place_order(orders, client, order_id=f"lost-{i}")[0] for i in range(3)]
+        assert [o["status"] for o in lost] == ["pending"] * 3
+        # payments made each charge even though orders gave up on it.
+        assert len(client.get(payments.url + "/audit").json()["charges"]) == 3
+        relay.lossy = False
+        deadline = time.monotonic() + 15
+        while any(client.get(f"{orders.url}/orders/lost-{i}").json()["status"] != "paid" for i in range(3)):
+            assert time.monotonic() < deadline, "pending orders were never charged"
+            time.sleep(0.2)
+        paid = [client.get(f"{orders.url}/orders/lost-{i}").json() for i in range(3)]
+        charges = client.get(payments.url + "/audit").json()["charges"]
+    assert sorted(c["order_id"] for c in charges) == ["lost-0", "lost-1", "lost-2"]  # once each
+    assert {o["charge_id"] for o in paid} == {c["charge_id"] for c in charges}
+
+
+def test_payments_keeps_its_charges_across_a_crash(services, tmp_path):
+    ledger = tmp_path / "ledger.jsonl"
+    payments = services.start("payments", PAYMENTS_LEDGER=str(ledger))
+    with httpx.Client(timeout=10) as client:
+        first = client.post(payments.url + "/charge", json={"order_id": "o-9", "amount": 5.5}).json()
+        payments.proc.kill()
+        payments.proc.wait(10)
+        payments = services.start("payments", port=payments.port, PAYMENTS_LEDGER=str(ledger))
+        again = client.post(payments.url + "/charge", json={"order_id": "o-9", "amount": 5.5}).json()
+        audit = client.get(payments.url + "/audit").json()
+    assert again == first
+    assert [(c["order_id"], c["charge_id"]) for c in audit["charges"]] == [("o-9", first["charge_id"])]
 
 
 def test_locustfile_drives_orders_without_failures(services, tmp_path):
@@ -246,7 +333,7 @@ def test_locustfile_drives_orders_without_failures(services, tmp_path):
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     rows = (tmp_path / "run_stats.csv").read_text().splitlines()
-    row = next(r.split(",") for r in rows if ",POST /orders," in r)
+    row = next(r.split(",") for r in rows if ",Aggregated," in r)
     header = rows[0].split(",")
     requests, failures = int(row[header.index("Request Count")]), int(row[header.index("Failure Count")])
     failure_detail = (tmp_path / "run_failures.csv").read_text()

@@ -114,8 +114,17 @@ def test_every_acknowledged_write_in_the_log_passes() -> None:
 def test_a_write_answered_200_but_missing_from_the_log_fails_naming_it() -> None:
     out = run("cqrs_acked_writes_durable", history([write(1, 1), write(6, 6, "e-lost")]))
     assert out.verdict == "failed"
-    assert "1 of 2 writes answered 200 are not in the command side's log where they were told" in out.summary
-    assert "event e-lost at position 6 (t+6.0s)" in out.summary
+    assert "1 of 2 writes answered 2xx are not in the command side's log where they were told" in out.summary
+    assert "event e-lost (HTTP 200, position 6, t+6.0s)" in out.summary
+
+
+def test_a_write_answered_accepted_is_a_promise_even_when_the_client_counted_it_failed() -> None:
+    accepted = {"kind": "request", "t": T0 + 7, "name": "POST /accounts/[id]/deposits", "method": "POST", "ms": 3000.0,
+                "outcome": "fail", "status": 202, "body": json.dumps({"event_id": "e-promised", "status": "accepted"})}
+    out = run("cqrs_acked_writes_durable", history([write(1, 1), accepted]))
+    assert out.verdict == "failed" and "event e-promised (HTTP 202, position None" in out.summary
+    logged = {**accepted, "body": json.dumps({"event_id": "e3", "status": "accepted"})}
+    assert run("cqrs_acked_writes_durable", history([write(1, 1), logged])).verdict == "passed"
 
 
 def test_staleness_is_how_old_the_first_write_a_read_missed_was() -> None:

@@ -6,13 +6,14 @@ import pytest
 from harness.inventory import inventory
 
 EXPECTED = {
-    "api-gateway": (["no-failover", "no-deadline"], "experiments/api-gateway.yaml", {"down", "latency"}),
-    "bff": (["shared-fate"], "experiments/bff.yaml", {"latency"}),
-    "aggregator": (["wait-for-all"], "experiments/aggregator.yaml", {"latency", "down"}),
+    "api-gateway": (["no-failover", "no-deadline"], "experiments/api-gateway.yaml",
+                    {"down", "latency", "reset_peer", "slicer"}),
+    "bff": (["shared-fate"], "experiments/bff.yaml", {"latency", "down", "slicer", "http_status"}),
+    "aggregator": (["wait-for-all"], "experiments/aggregator.yaml", {"latency", "down", "slicer", "reset_peer", "http_status"}),
     "sidecar": (["no-retries", "no-timeout", "app-waits-for-sidecar"], "experiments/sidecar.yaml",
-                {"reset_peer", "latency", "kill"}),
+                {"reset_peer", "latency", "timeout", "kill"}),
     "anti-corruption-layer": (["pass-through", "no-deadline"], "experiments/anti-corruption-layer.yaml",
-                              {"slicer", "limit_data", "latency"}),
+                              {"slicer", "limit_data", "latency", "reset_peer"}),
 }
 
 

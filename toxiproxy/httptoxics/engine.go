@@ -67,7 +67,8 @@ type connState struct {
 	holdUntil time.Time
 	closing   chan struct{} // an answer to deliver before closing
 	answers   *answerer
-	owner     behaviour
+	owner     behaviour // for Cleanup, which Toxiproxy calls without the toxic's identity
+	id        identity
 	unsynced  int    // chunks passed before the first message start (see framer.syncAt)
 	first     []byte // the start of the first of them, for the report
 	reported  bool
@@ -89,7 +90,7 @@ func run(stub *toxics.ToxicStub, b behaviour) {
 	}
 	if st.f == nil {
 		st.f = newFramer(map[bool]role{true: requests, false: responses}[id.upstream])
-		st.owner = b
+		st.owner, st.id = b, id
 	}
 	for !st.closed {
 		if !st.drain(stub, b, id) {
@@ -337,12 +338,8 @@ func (c *Common) Cleanup(stub *toxics.ToxicStub) {
 	if !ok || st.closed {
 		return
 	}
-	if st.f != nil && !st.f.synced() && c.bind.done != nil {
-		select {
-		case <-c.bind.done:
-			st.notHTTP(st.owner, c.bind.id, "the toxic was removed before any HTTP/1.x message start")
-		default:
-		}
+	if st.f != nil && !st.f.synced() {
+		st.notHTTP(st.owner, st.id, "the toxic was removed before any HTTP/1.x message start")
 	}
 	if st.closing != nil {
 		timer := time.NewTimer(2 * time.Second)

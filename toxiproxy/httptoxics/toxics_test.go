@@ -498,3 +498,41 @@ func TestTheToxiproxyInternalsThisBuildReadAreThere(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestANonHTTPConnectionStillOpenIsReportedWhenTheToxicIsRemoved(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	f := newFixture(t, ln.Addr().String())
+	f.add(t, `{"name":"fault","type":"http_delay","stream":"upstream","attributes":{"delay":10}}`)
+	conn, err := net.Dial("tcp", f.proxy.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write([]byte("\x00\x00\x00\x08\x04\xd2\x16\x2f")) // PostgreSQL's SSLRequest
+	conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	io.ReadFull(conn, make([]byte, 8))
+	if err := f.proxy.Toxics.RemoveToxic(context.Background(), "fault"); err != nil {
+		t.Fatal(err)
+	}
+	counter := current.opaque.WithLabelValues("edge", "fault", "http_delay", "upstream", "not_http")
+	if testutil.ToFloat64(counter) != 1 {
+		t.Errorf("passthrough counter %v, want 1 once the toxic is gone", testutil.ToFloat64(counter))
+	}
+	conn.Write([]byte("more"))
+	if got := make([]byte, 4); func() bool { _, err := io.ReadFull(conn, got); return err != nil || string(got) != "more" }() {
+		t.Error("the connection must go on after the toxic is removed")
+	}
+}

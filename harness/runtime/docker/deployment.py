@@ -8,6 +8,14 @@ it. Logs are copied into ``logs/<service>.log``, where target events are read as
 processes. Service faults act on containers: kill, stop, start, pause (``docker pause``),
 resume (unpause), restart. Everything carries ``io.harness.run=<run id>`` and is removed
 whatever ends the run; a half-started deployment tears itself down before raising.
+
+A container that is down is a black hole to its callers (``natural_death``): its address
+stops answering, and a connect to it hangs. Through Toxiproxy that would show as a connection
+the proxy accepts and then holds while its accept loop waits on a dial to the dead address
+(one dial at a time, and API calls on that proxy hang meanwhile), so the harness renders it
+the way a direct caller sees it: the proxies in front of the service are disabled and their
+addresses held by a tarpit helper (``harness.faults.tarpit``) that runs in Toxiproxy's network
+namespace, started before load when an experiment will take a service down.
 """
 from __future__ import annotations
 
@@ -18,6 +26,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from ...errors import EnvironmentProblem, InputError, ToxiproxyError
+from ...faults.process import DeathMode
+from ...faults.tarpit import TarpitClient, TarpitError
 from ...faults.toxiproxy import ToxiproxyClient
 from ...net import free_port
 from ...system import load_edge_name
@@ -32,6 +42,7 @@ from .resources import (RUN_LABEL, SERVICE_LABEL, address_in, connect, create_ne
 
 HOST = "127.0.0.1"
 TOXIPROXY = "toxiproxy"
+TARPIT = "tarpit"
 
 
 class DockerDeployment(Deployment):
@@ -46,8 +57,8 @@ class DockerDeployment(Deployment):
         self.addresses: dict[str, str] = {}
         self.load_ports: dict[str, int] = {}
         """Load-path edge -> its listener's port inside the Toxiproxy container."""
-        self.load_host_ports: dict[str, int] = {}
-        """Load-path edge -> the loopback port that listener is published on."""
+        self.tarpit: TarpitClient | None = None
+        self._image = ""
 
     # -- bring-up --------------------------------------------------------------------------
     def _start(self) -> None:
@@ -70,8 +81,9 @@ class DockerDeployment(Deployment):
         for gone in remove_orphans(self.client):
             self.notice(f"removed {gone}, left behind by a harness run that no longer exists")
         own = {name: svc.image for name, svc in self.system.services.items() if svc.image}
-        # The targets image only when some service runs in it (one with an image of its own does not).
-        image = images.target_image(self.client, self.notice, layout.image_catalog(self.system)) \
+        # The targets image only when some service runs in it (one with an image of its own does not);
+        # else the tarpit helper looks for it the first time a black hole needs it.
+        image = self._image = images.target_image(self.client, self.notice, layout.image_catalog(self.system)) \
             if len(own) < len(self.system.services) else ""
         for name, ref in own.items():
             images.service_image(self.client, name, ref)
@@ -122,19 +134,26 @@ class DockerDeployment(Deployment):
         self.create_container(name, svc.image or image, environment=spec.env, port=spec.port, volumes=volumes,
                               init=True, **options)
 
-    def create_container(self, name: str, image: str, *, port: int, extra_ports: dict[int, int] | None = None,
+    def create_container(self, name: str, image: str, *, port: int, extra_ports: tuple[int, ...] = (),
                          aliases: list[str] | None = None, **options: Any) -> None:
-        """``extra_ports``: more container ports, each published on the given loopback port."""
+        """``extra_ports`` are published too, at ``host_ports["<name>:<port>"]``; ``aliases``: the
+        container's names on the run's network (default: the service's name)."""
         self.host_ports[name] = free_port(HOST)
-        published = {f"{p}/tcp": (HOST, host) for p, host in (extra_ports or {}).items()}
+        published = {f"{port}/tcp": (HOST, self.host_ports[name])}
+        for extra in extra_ports:
+            self.host_ports[f"{name}:{extra}"] = free_port(HOST)
+            published[f"{extra}/tcp"] = (HOST, self.host_ports[f"{name}:{extra}"])
         container = self.client.containers.create(
             image, name=f"harness-{self.run_id}-{name}", detach=True,
             labels=run_labels(self.run_id, **{SERVICE_LABEL: name}),
-            ports={f"{port}/tcp": (HOST, self.host_ports[name]), **published},
+            ports=published,
             network=self.network.name,
             networking_config={self.network.name: self.client.api.create_endpoint_config(
                 ipv4_address=self.addresses[name], aliases=[name] if aliases is None else aliases)},
             **options)
+        self._follow(name, container)
+
+    def _follow(self, name: str, container: Any) -> None:
         self.containers[name] = container
         cid = container.id
 
@@ -144,13 +163,14 @@ class DockerDeployment(Deployment):
         self.followers[name] = LogFollower(open_stream, self.logs_dir / f"{name}.log")
 
     def _start_toxiproxy(self, image: str) -> None:
-        # Load-path edges listen in the Toxiproxy container on ports published to the host, where Locust runs.
+        # Load-path edges listen in the Toxiproxy container on ports published to the host, where Locust
+        # runs; the tarpit helper's port too: it shares this container's network namespace.
         for i, edge in enumerate(self.load_edges):
             self.load_ports[edge] = layout.FIRST_LOAD_PORT + i
-            self.load_host_ports[edge] = free_port(HOST)
         self.create_container(TOXIPROXY, image, port=layout.TOXIPROXY_API_PORT, environment={"LOG_LEVEL": "info"},
-                              extra_ports={self.load_ports[e]: self.load_host_ports[e] for e in self.load_ports},
-                     command=[f"-host={layout.LISTEN_HOST}", f"-port={layout.TOXIPROXY_API_PORT}", "-proxy-metrics"])
+                              extra_ports=(layout.TARPIT_CONTROL_PORT, *self.load_ports.values()),
+                              command=[f"-host={layout.LISTEN_HOST}", f"-port={layout.TOXIPROXY_API_PORT}",
+                                       "-proxy-metrics"])
         self._before_toxiproxy_starts()
         self.containers[TOXIPROXY].start()
         self.followers[TOXIPROXY].follow()
@@ -201,7 +221,9 @@ class DockerDeployment(Deployment):
 
     def load_address(self, service: str) -> tuple[str, int]:
         edge = load_edge_name(service)
-        return HOST, self.load_host_ports[edge] if edge in self.load_host_ports else self.host_ports[service]
+        if edge in self.load_ports:
+            return HOST, self.host_ports[f"{TOXIPROXY}:{self.load_ports[edge]}"]
+        return HOST, self.host_ports[service]
 
     def _launched_services(self) -> list[str]:
         return [n for n in self.system.services if n in self.followers]
@@ -210,10 +232,46 @@ class DockerDeployment(Deployment):
         # A follower's stream ends when its container stops: only then ask the daemon.
         return self.followers[name].ended.is_set() and self._exit_code(name) is not None
 
-    def service_action(self, service: str, action: str) -> None:
+    def service_action(self, service: str, action: str, mode: DeathMode | None = None) -> None:
         with self._docker_errors(f"docker could not {action} the container of '{service}'",
                                  "see `docker info` and the service's log in the run folder"):
-            super().service_action(service, action)
+            super().service_action(service, action, mode)
+
+    # -- a service that is down: a black hole, as a dead container's address is -----------------
+    natural_death = "blackhole"
+
+    def _natural_cut(self) -> DeathMode | None:
+        return "blackhole"
+
+    def _proxy_address(self, edge: str) -> tuple[str, int]:
+        return layout.LISTEN_HOST, layout.proxy_ports(self.system)[edge]
+
+    def _tarpits(self) -> TarpitClient:
+        """The tarpit helper: the targets image's Python, in the Toxiproxy container's network namespace."""
+        if self.tarpit is not None:
+            return self.tarpit
+        with self._docker_errors("Docker could not start the tarpit helper", "see `docker info`"):
+            container = self.client.containers.create(
+                self._image or images.target_image(self.client, self.notice, layout.image_catalog(self.system)),
+                name=f"harness-{self.run_id}-{TARPIT}", detach=True, init=True,
+                labels=run_labels(self.run_id, **{SERVICE_LABEL: TARPIT}),
+                network_mode=f"container:{self.containers[TOXIPROXY].id}",
+                command=[layout.PYTHON, "-m", "harness.faults.tarpit",
+                         f"--control={layout.LISTEN_HOST}:{layout.TARPIT_CONTROL_PORT}"])
+            self._follow(TARPIT, container)
+            container.start()
+            self.followers[TARPIT].follow()
+        client = TarpitClient(f"http://{HOST}:{self.host_ports[f'{TOXIPROXY}:{layout.TARPIT_CONTROL_PORT}']}")
+        try:
+            client.wait_ready(timeout=30.0)
+        except TarpitError as exc:
+            client.close()
+            raise EnvironmentProblem(f"{exc}; its log:\n{self.followers[TARPIT].tail()}",
+                                     hint="rebuild the targets image (`make images`): it needs harness.faults.tarpit"
+                                     ) from exc
+        self.tarpit = client
+        self.req.journal.write("tarpit_started", container=container.short_id)
+        return client
 
     def _action_fields(self, service: str) -> dict[str, Any]:
         return {"container": self.containers[service].short_id}
@@ -252,6 +310,8 @@ class DockerDeployment(Deployment):
             self._remove(name)
         if getattr(self, "toxiproxy", None) is not None:
             self.toxiproxy.close()
+        if self.tarpit is not None:
+            self.tarpit.close()
         if self.network is not None:
             try:
                 self.network.remove()
