@@ -12,7 +12,7 @@ Two ways to point the harness at one:
 
 Each Compose service becomes a manifest service that runs its ``image`` in the Docker runtime,
 with its ``command``/``entrypoint``, ``environment`` (and ``env_file``), ``volumes`` and
-``healthcheck`` as Compose would run them (nothing is templated: braces stay braces), its first
+``healthcheck`` (and ``user``, ``working_dir``, ``init``) as Compose would run them (nothing is templated: braces stay braces), its first
 container port (``ports``/``expose``) as the service's port, and ``depends_on`` as the start
 order. Every ``depends_on`` (and ``links``) is an edge ``caller->callee`` through Toxiproxy:
 the runtime gives Toxiproxy the callee's name as a network alias on a network it shares with that
@@ -38,9 +38,9 @@ HARNESS_KEY = "x-harness"
 
 # Keys that only matter to Compose's own scheduling, networks or build: ignored, said in the journal.
 IGNORED = {"restart", "deploy", "networks", "container_name", "labels", "logging", "build", "profiles", "stop_signal",
-           "hostname", "domainname", "ulimits", "sysctls", "tty", "stdin_open", "init", "platform", "pull_policy"}
+           "hostname", "domainname", "ulimits", "sysctls", "tty", "stdin_open", "platform", "pull_policy"}
 SUPPORTED = {"image", "command", "entrypoint", "environment", "env_file", "volumes", "ports", "expose",
-             "healthcheck", "depends_on", "links", "working_dir", "user", "stop_grace_period"}
+             "healthcheck", "depends_on", "links", "working_dir", "user", "stop_grace_period", "init"}
 
 
 @dataclass
@@ -54,6 +54,7 @@ class ComposeService:
     """Docker's healthcheck (test, interval/timeout/start_period in ns, retries), or None."""
     user: str | None = None
     working_dir: str | None = None
+    init: bool | None = None
     ignored: list[str] = field(default_factory=list)
 
 
@@ -117,6 +118,7 @@ def manifest_from_compose(data: dict[str, Any], compose_path: Path,
             healthcheck=_healthcheck(raw.get("healthcheck"), where, problems),
             user=str(raw["user"]) if raw.get("user") is not None else None,
             working_dir=str(raw["working_dir"]) if raw.get("working_dir") is not None else None,
+            init=bool(raw["init"]) if raw.get("init") is not None else None,
             ignored=sorted(k for k in raw if k in IGNORED or (k not in SUPPORTED and k != "network_mode")))
     problems.raise_if_any()
     return out, details

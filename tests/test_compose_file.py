@@ -57,7 +57,7 @@ def test_the_team_stack_reads_as_compose_wrote_it() -> None:
     assert details.entrypoint == ["python3"] and details.healthcheck is not None
     assert details.healthcheck["interval"] == 1_000_000_000 and details.healthcheck["retries"] == 30
     assert {v["type"] for v in details.volumes} == {"bind", "volume"}
-    assert system.compose_services["web"].ignored == ["restart"]
+    assert system.compose_services["web"].ignored == ["restart"] and system.compose_services["web"].init is True
 
 
 def test_commands_keep_their_braces_and_ports_their_container_side(tmp_path: Path) -> None:

@@ -113,12 +113,16 @@ class DockerDeployment(Deployment):
         targets.update({edge: self.system.load_edges[edge] for edge in self.load_edges})
         for edge, target in targets.items():
             upstream = f"{self.addresses[target]}:{layout.service_port(self.system, target)}"
-            listen = f"{self._edge_listen_host(edge)}:{self.load_ports[edge] if edge in self.load_ports else ports[edge]}"
+            port = self.load_ports[edge] if edge in self.load_ports else self._edge_listen_port(edge, target, ports)
+            listen = f"{self._edge_listen_host(edge)}:{port}"
             self.toxiproxy.create_proxy(edge, listen=listen, upstream=upstream)
             self.req.journal.write("proxy_created", edge=edge, listen=listen, upstream=upstream)
 
     def _edge_listen_host(self, edge: str) -> str:
         return layout.LISTEN_HOST
+
+    def _edge_listen_port(self, edge: str, target: str, ports: dict[str, int]) -> int:
+        return ports[edge]
 
     def _create_service(self, name: str, image: str, ports: dict[str, int]) -> None:
         """The service's container (created, not started): the manifest's command in the targets image, or its own image."""

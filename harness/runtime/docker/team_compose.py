@@ -33,7 +33,9 @@ class ComposeDeployment(DockerDeployment):
         """Edge -> (its network, its subnet, Toxiproxy's address on it)."""
 
     def _before_toxiproxy_starts(self) -> None:
-        for i, edge in enumerate(self.system.edges.values()):
+        # An upstream the manifest gives an 'env' is reached like any manifest edge (Toxiproxy's address
+        # in that variable); the others by the callee's name, on a network of their own.
+        for i, edge in enumerate(e for e in self.system.edges.values() if e.env is None):
             network, subnet, _ = create_network(self.client, f"harness-{self.run_id}-e{i}", run_labels(self.run_id))
             toxiproxy_address = address_in(subnet, 2)
             network.connect(self.containers[TOXIPROXY].id, ipv4_address=toxiproxy_address, aliases=[edge.target])
@@ -45,6 +47,10 @@ class ComposeDeployment(DockerDeployment):
         # A Compose edge listens only on its own network: the caller's name lookup of the callee lands here.
         return self.edge_networks[edge][2] if edge in self.edge_networks else layout.LISTEN_HOST
 
+    def _edge_listen_port(self, edge: str, target: str, ports: dict[str, int]) -> int:
+        # The callee's own port: the caller's configuration (``http://api:8000``) names it.
+        return layout.service_port(self.system, target) if edge in self.edge_networks else ports[edge]
+
     def _create_service(self, name: str, image: str, ports: dict[str, int]) -> None:
         svc = self.system.services[name]
         details = self.system.compose_services[name]
@@ -52,7 +58,7 @@ class ComposeDeployment(DockerDeployment):
                                         defect=self.req.defect)
         env = {k: v for k, v in spec.env.items() if k not in ("HOST", "PYTHONUNBUFFERED")}  # Compose sets neither
         options: dict[str, Any] = {"command": spec.argv or None, "environment": env, "volumes": self._volumes(name)}
-        for key in ("entrypoint", "healthcheck", "user", "working_dir"):
+        for key in ("entrypoint", "healthcheck", "user", "working_dir", "init"):
             value = getattr(details, key)
             if value is not None:
                 options[key] = value
@@ -61,6 +67,8 @@ class ComposeDeployment(DockerDeployment):
         assert svc.image is not None, "a Compose service always names its image"
         self.create_container(name, svc.image, port=spec.port, aliases=[], **options)
         for edge in self._edges_from(name):
+            if edge.name not in self.edge_networks:
+                continue
             network, subnet, _ = self.edge_networks[edge.name]
             network.connect(self.containers[name].id, ipv4_address=address_in(subnet, 3))
 

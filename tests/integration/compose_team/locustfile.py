@@ -6,4 +6,7 @@ class Visitor(HttpUser):
 
     @task
     def home(self) -> None:
-        self.client.get("/", name="GET /")
+        # The greeting comes from the API's env_file: an answer without it is a failure.
+        with self.client.get("/", name="GET /", catch_response=True) as resp:
+            if resp.status_code == 200 and "hello from the api" not in resp.text:
+                resp.failure("the API's greeting (env_file) is missing")
