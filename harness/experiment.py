@@ -19,6 +19,7 @@ from .durations import Duration
 from .errors import InputError, Problem, Problems
 from .faults import FAULT_TYPES as fault_types
 from .faults.capabilities import explicit_server_problem
+from .load.dependencies import load_paths
 from .load.locustfile_check import locustfile_problems
 from .model import Spec
 from .params import Derivation, DerivationError, derive
@@ -173,7 +174,14 @@ def _validate_load(exp: ExperimentSpec, doc: YamlDocument, problems: Problems) -
         if not is_file(locustfile):
             problems.add("load.locustfile", f"no such file: {locustfile}", doc.line_of(field))
             return
-    for line, message in locustfile_problems(locustfile, exp.load.user_classes):
+    try:
+        deps = load_paths(exp.target, install=False)  # validation never installs; a cached set is searched
+    except InputError as exc:
+        for p in exc.problems:
+            problems.add("system", f"{exc.file}: {p.message}", doc.line_of(("system",)))
+        return
+    for line, message in locustfile_problems(locustfile, exp.load.user_classes, extra_paths=deps.paths,
+                                             imports_pending=deps.pending):
         where = field if "user class" in message else ("load", "locustfile") if exp.load.locustfile else ("system",)
         problems.add(format_loc(where), message + (f" (line {line})" if line and "line" not in message else ""),
                      doc.line_of(where))

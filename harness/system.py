@@ -144,6 +144,17 @@ def load_edge_target(edge: str) -> str | None:
     return edge[len(prefix):] if edge.startswith(prefix) else None
 
 
+class LoadDependencies(Spec):
+    """What the locustfile imports beyond Locust (harness.load.dependencies)."""
+
+    requirements: list[str] | str | None = Field(
+        None, description="pip requirements the locustfile imports: a list ('faker==25.0'), or a requirements file "
+        "relative to this manifest; installed once into a cache and put on the Locust process's path")
+    python: str | None = Field(
+        None, description="an interpreter (same Python version as the harness) whose site-packages the locustfile's "
+        "imports come from; a path relative to this manifest, or a name on PATH")
+
+
 class SystemSpec(Spec):
     name: str = Field(pattern=NAME_PATTERN, max_length=64, description="the system's name")
     description: str = Field("", description="one line for harness list and the report")
@@ -158,6 +169,9 @@ class SystemSpec(Spec):
     audits: dict[str, AuditSpec] = Field(default_factory=dict, description="reads of the system's effects")
     invariants: dict[str, InvariantSpec] = Field(default_factory=dict, description="predicates over the audits")
     quiescence: QuiescenceSpec = Field(default_factory=QuiescenceSpec)
+    load: LoadDependencies = Field(default_factory=LoadDependencies,
+                                   description="the locustfile's own dependencies (it runs in the harness's "
+                                   "interpreter; these are added to its path)")
     compose: str | None = Field(None, description="a team's docker-compose.yml (relative to this manifest) whose "
                                 "services are this system's; 'services:' here then only adds what Compose cannot say "
                                 "(health, url, load_edge, metrics, port, upstreams)")

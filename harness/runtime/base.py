@@ -27,6 +27,7 @@ from ..faults.process import DeathMode
 from ..faults.tarpit import Tarpits
 from ..faults.toxiproxy import ToxiproxyClient
 from ..journal import JournalWriter, Record
+from ..load.dependencies import LoadPaths, load_paths
 from ..registry import Registry
 from ..system import Edge, SystemSpec
 from .logtail import EventTail
@@ -68,10 +69,17 @@ class Deployment(ABC):
         self._cut: dict[str, tuple[DeathMode, list[Edge]]] = {}
         """Services whose edges the harness made refuse or black-holed while they are down."""
         self._stopped = False
+        self.load_deps = LoadPaths()
+        """Where the locustfile's own imports come from (load.requirements / load.python)."""
 
     # -- bring-up and tear-down ------------------------------------------------------------
     def start(self) -> Self:
         """Bring the system up. A half-started deployment tears itself down before raising."""
+        # The locustfile's own dependencies first: a requirement pip cannot install is bad input,
+        # found before any service starts (a cached set costs one stat).
+        self.load_deps = load_paths(self.system, install=True)
+        if self.load_deps.paths:
+            self.req.journal.write("load_dependencies", paths=self.load_deps.paths, installed=self.load_deps.installed)
         try:
             self._start()
         except BaseException:
@@ -233,7 +241,8 @@ class Deployment(ABC):
     def load_env(self) -> dict[str, str]:
         """Environment for the load generator: every service's URL as Locust reaches it (through its
         ``load->SERVICE`` proxy when that edge is interposed), in the form its manifest declares."""
-        return {f"HARNESS_URL_{name.upper().replace('-', '_')}": self.load_url(name) for name in self.system.services}
+        urls = {f"HARNESS_URL_{name.upper().replace('-', '_')}": self.load_url(name) for name in self.system.services}
+        return {**urls, **self.load_deps.env()}
 
     # -- what each runtime supplies for its services ---------------------------------------
     def _start_service(self, name: str) -> None:
