@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     mut.add_argument("--quiet", action="store_true")
 
     sch = sub.add_parser("schema", help="print the JSON Schema of experiment files or of system manifests")
-    sch.add_argument("kind", choices=["experiment", "system"])
+    sch.add_argument("kind", choices=["experiment", "system"], nargs="?")
+    sch.add_argument("--markdown", action="store_true", help="print the field reference of both (docs/reference.md)")
     clean = sub.add_parser("clean", help="stop and remove what runs of a killed harness left (processes, "
                                          "temporary directories, Docker resources)")
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
@@ -174,10 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.command == "list":
                     return cmd_list(args.json)
                 if args.command == "schema":
-                    from .schema import render
-
-                    out(render(args.kind).rstrip("\n"))
-                    return 0
+                    return cmd_schema(args.kind, args.markdown)
                 if args.command == "clean":
                     return cmd_clean(args.dry_run)
                 if args.command == "report":
@@ -250,6 +248,20 @@ def _flush_standard_streams() -> None:
     """So the interpreter's own flush at exit cannot fail on a reader that went away."""
     for stream in (sys.stdout, sys.stderr):
         safe_write(stream, "")
+
+
+def cmd_schema(kind: str | None, markdown: bool) -> int:
+    if markdown:
+        from .schema_doc import render_markdown
+
+        out(render_markdown().rstrip("\n"))
+        return 0
+    if kind is None:
+        raise InputError("harness schema: name a kind (experiment or system), or ask for --markdown")
+    from .schema import render
+
+    out(render(kind).rstrip("\n"))
+    return 0
 
 
 def default_runtime(system: SystemSpec, given: str | None) -> str:
