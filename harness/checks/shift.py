@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
@@ -32,6 +32,10 @@ class Shift:
 
     value: float
     percent: bool
+
+    param_derivable: ClassVar[bool] = True
+    """A bound a manifest parameter may give (``max_increase: {param: back_timeout, margin: 50ms}``):
+    harness.params derives it like a number or a duration."""
 
     def render(self, unit: Literal["ms", "share"]) -> str:
         if self.percent:

@@ -1,11 +1,15 @@
 """latency and error_rate: ``min`` bounds, any percentile, and increases over the baseline window."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from harness.checks.builtin import ErrorRateParams, LatencyParams, error_rate, latency
+from harness.checks.shift import Shift
 from harness.checks.windows import Windows
+from harness.experiment import load_experiment
 
 from test_builtin_checks import history, steady
 
@@ -81,3 +85,59 @@ def test_a_check_needs_at_least_one_bound() -> None:
         LatencyParams(max_increase="fast")
     with pytest.raises(ValidationError, match="percentage points"):
         ErrorRateParams(max_increase=3)
+
+
+def test_latency_a_band_min_and_max_together() -> None:
+    h = history(slowed(during_ms=60))
+    assert latency(h, LatencyParams(window=DURING, min=0.05, max=0.07), Windows(h)).verdict == "passed"
+    assert latency(h, LatencyParams(window=DURING, min=0.07, max=0.09), Windows(h)).verdict == "failed"  # below min
+    assert latency(h, LatencyParams(window=DURING, min=0.01, max=0.05), Windows(h)).verdict == "failed"  # above max
+
+
+def test_latency_a_fractional_percentile() -> None:
+    reqs = steady(ms=10, end=100)  # 1000 requests
+    reqs[500] = (reqs[500][0], 900.0, "ok")  # one in a thousand: p99 misses it, p99.95 does not
+    h = history(reqs, fault=None, end=100)
+    assert latency(h, LatencyParams(percentile=99, max=0.02), Windows(h)).verdict == "passed"
+    out = latency(h, LatencyParams(percentile=99.95, max=0.02), Windows(h))
+    assert out.verdict == "failed" and out.evidence["percentile"] == 99.95
+
+
+def test_the_baseline_may_be_another_window() -> None:
+    # Slow from the start until the fault; normal after it: measured against 'after', the fault window is no worse.
+    reqs = steady(ms=60, end=10) + steady(ms=12, start=10, end=20) + steady(ms=10, start=20)
+    h = history(reqs)
+    vs_before = latency(h, LatencyParams(window=DURING, max_increase="5ms"), Windows(h))
+    vs_after = latency(h, LatencyParams(window=DURING, baseline="after", max_increase="5ms"), Windows(h))
+    assert vs_before.verdict == "passed" and vs_before.evidence["baseline"] == "before"
+    assert vs_after.verdict == "passed" and vs_after.evidence["baseline"] == "after"
+    strict = latency(h, LatencyParams(window=DURING, baseline="after", max_increase="1ms"), Windows(h))
+    assert strict.verdict == "failed" and "+2.0 ms vs baseline" in strict.summary
+
+
+def test_a_percentage_of_a_zero_baseline_cannot_be_judged() -> None:
+    reqs = steady(end=10) + steady(outcome="fail", start=10, end=11) + steady(start=11)
+    h = history(reqs)
+    rel = error_rate(h, ErrorRateParams(window=DURING, requests=None, max_increase=0.2), Windows(h))
+    assert rel.verdict == "passed"  # points of the share are fine on a zero baseline
+    h0 = history(steady(ms=0.0))
+    out = latency(h0, LatencyParams(window=DURING, max_increase="50%"), Windows(h0))
+    assert out.verdict == "unknown" and "cannot be judged on a baseline of 0" in out.summary
+
+
+def test_an_increase_bound_may_come_from_a_manifest_parameter(tmp_path: Path) -> None:
+    (tmp_path / "locustfile.py").write_text("from locust import HttpUser\n")
+    (tmp_path / "system.yaml").write_text(
+        "name: s\nlocustfile: locustfile.py\nentry: a\nparameters: {deadline: 300ms, retries: 2}\n"
+        "services:\n  a: {command: ['{python}', '-c', 'pass']}\n")
+    (tmp_path / "e.yaml").write_text(
+        "name: e\nsystem: system.yaml\nload: {duration: 10s}\nchecks:\n"
+        "  - {type: latency, max_increase: {param: deadline, margin: 50ms}}\n"
+        "  - {type: latency, min_increase: 'deadline * retries'}\n"
+        "  - {type: error_rate, max_increase: {param: retries, times: 0.05}}\n")
+    exp = load_experiment(tmp_path / "e.yaml")
+    bounds = [(c.parsed_params.max_increase, c.parsed_params.min_increase) for c in exp.checks]
+    assert bounds[0][0] == Shift(pytest.approx(0.35), percent=False)
+    assert bounds[1][1] == Shift(pytest.approx(0.6), percent=False)
+    assert bounds[2][0] == Shift(pytest.approx(0.1), percent=False)
+    assert "deadline = 300ms" in exp.checks[0].derived[0].describe()
