@@ -13,7 +13,7 @@ from harness.cli import main
 from harness.errors import InputError
 from harness.system import load_system
 
-TEAM = Path(__file__).resolve().parent / "integration" / "compose_team"
+TEAM = Path(__file__).resolve().parents[1] / "examples" / "compose-team"
 
 COMPOSE = """\
 services:

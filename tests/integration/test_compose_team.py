@@ -1,4 +1,4 @@
-"""A team's own docker-compose.yml (tests/integration/compose_team, written by hand, not generated) as
+"""A team's own docker-compose.yml (examples/compose-team, written by hand, not generated) as
 the system, in the Docker runtime.
 
 The stack: ``web`` calls ``api`` at ``http://api:8000`` (its own environment, unchanged); ``api`` reads
@@ -22,7 +22,7 @@ from harness.journal import read_journal
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
-TEAM = Path(__file__).resolve().parent / "compose_team"
+TEAM = Path(__file__).resolve().parents[2] / "examples" / "compose-team"
 
 
 def test_the_file_is_a_compose_file_docker_compose_accepts() -> None:
