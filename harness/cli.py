@@ -420,13 +420,17 @@ def _run_suite(args: argparse.Namespace, tol: Tolerance) -> int:
     if args.baseline is not None and not args.baseline.is_dir():
         raise InputError(f"--baseline '{args.baseline}' is not a folder")
     jobs = plan(args.experiments, defects=args.defects)
+    defaults = {default_runtime(job.exp.target, args.runtime) for job in jobs}
+    if len(defaults) > 1:
+        raise InputError("this suite mixes Compose systems (Docker) and others (local): name one --runtime for all")
+    runtime = defaults.pop() if defaults else "local"
     for job in jobs:
-        _check_for_runtime(job.exp.target, args.runtime or "local")
+        _check_for_runtime(job.exp.target, runtime)
     ev = RunEvents()
     if not args.quiet:
         ConsoleProgress(ev)
     suite = run_suite(jobs, out=Path(args.out) if args.out is not None else None, seed=args.seed,
-                      runtime=args.runtime or "local",
+                      runtime=runtime,
                       events=ev, baseline=args.baseline, fail_on_regression=args.fail_on_regression, tolerance=tol)
     return _print_suite(suite)
 

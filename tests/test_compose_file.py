@@ -107,3 +107,12 @@ def test_validate_defaults_to_docker_for_a_compose_system(tmp_path: Path, capsys
     assert main(["validate", str(exp)]) == 0
     assert main(["validate", "--runtime", "local", str(exp)]) == 2
     assert "comes from a Compose file" in capsys.readouterr().err
+
+
+def test_a_suite_mixing_compose_and_local_systems_must_name_the_runtime(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    team = tmp_path / "team"
+    shutil.copytree(TEAM, team, ignore=shutil.ignore_patterns("__pycache__"))
+    shop = TEAM.parent / "your-own-system" / "experiment.yaml"
+    assert main(["run", "--out", str(tmp_path / "out"), str(team / "experiment.yaml"), str(shop)]) == 2
+    assert "name one --runtime" in capsys.readouterr().err
