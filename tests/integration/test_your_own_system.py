@@ -47,6 +47,7 @@ def test_a_back_end_already_running(run_experiment: Callable[..., Any], tmp_path
     try:
         run = run_experiment(str(shop / "running" / "experiment.yaml"))
         assert run.code == 0, run.explain()
+        assert run.check("the-cut-bit-answers-are-degraded")["evidence"]["degraded"] >= 10  # the cut really bit
         history = read_journal(run.out / "journal.jsonl")
         assert {r["service"] for r in history.of_kind("service_stopped")} == {"front"}  # never stopped by the harness
         assert history.first("unfaultable")
