@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--catalog", type=Path, metavar="DIR",
                          help="a directory with targets/ and experiments/ to search first (default: $HARNESS_CATALOG, "
                               "the experiment's own, then the current directory)")
+    catalog.add_argument("--allow-address", action="append", default=[], metavar="HOST[:PORT]|CIDR",
+                         help="allow an already-running service (address:) outside loopback; repeatable")
+    catalog.add_argument("--allowlist", type=Path, metavar="FILE",
+                         help="allowed addresses, one a line (default: $HARNESS_ALLOWLIST)")
 
     run = sub.add_parser("run", help="run an experiment (or a suite: several files or a directory) and write its reports",
                          parents=[catalog])
@@ -72,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--baseline", type=Path, help="compare with this earlier run (or suite) folder")
     run.add_argument("--defect", help="switch on one of the system's defects")
     run.add_argument("--seed", type=int, help="override the experiment's seed")
-    run.add_argument("--runtime", default="local", help="where the system runs (default: local)")
+    run.add_argument("--runtime", default=None, help="where the system runs (default: local; docker for a Compose system)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
     _tolerance_options(run)
 
@@ -104,8 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="validate experiment files (and their systems) without running",
                          parents=[catalog])
     val.add_argument("files", type=Path, nargs="+")
-    val.add_argument("--runtime", default="local",
-                     help="also check what that runtime needs (local: each service's program exists here)")
+    val.add_argument("--runtime", default=None,
+                     help="also check what that runtime needs (local: each service's program exists here; "
+                          "default: local, docker for a Compose system)")
 
     ls = sub.add_parser("list", help="list target systems, their experiments and defects", parents=[catalog])
     ls.add_argument("--json", action="store_true")
@@ -128,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     mut.add_argument("--runtime", default="local")
     mut.add_argument("--quiet", action="store_true")
 
+    sch = sub.add_parser("schema", help="print the JSON Schema of experiment files or of system manifests")
+    sch.add_argument("kind", choices=["experiment", "system"], nargs="?")
+    sch.add_argument("--markdown", action="store_true", help="print the field reference of both (docs/reference.md)")
     ini = sub.add_parser("init", help="write a commented starter (manifest, locustfile, experiment) for one HTTP "
                                       "service into a directory; never overwrites")
     ini.add_argument("directory", type=Path, nargs="?", default=Path("."))
@@ -169,11 +177,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with _signals_end_the_command():
         try:
             args = build_parser().parse_args(argv)
-            with catalog_in_use(getattr(args, "catalog", None)):
+            with catalog_in_use(getattr(args, "catalog", None)), _allowlist_in_use(args):
                 if args.command == "validate":
                     return cmd_validate(args.files, args.runtime)
                 if args.command == "list":
                     return cmd_list(args.json)
+                if args.command == "schema":
+                    return cmd_schema(args.kind, args.markdown)
                 if args.command == "init":
                     return cmd_init(args)
                 if args.command == "clean":
@@ -227,6 +237,23 @@ def _signals_end_the_command() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _allowlist_in_use(args: argparse.Namespace) -> Iterator[None]:
+    """``--allow-address`` and ``--allowlist``: addresses outside loopback a manifest may name."""
+    from .allowlist import allowing, parse_entry, read_allowlist
+
+    given, file = getattr(args, "allow_address", []), getattr(args, "allowlist", None)
+    if not given and file is None:
+        yield  # $HARNESS_ALLOWLIST, if set, is read where addresses are checked
+        return
+    try:
+        entries = [parse_entry(e) for e in given] + (read_allowlist(file) if file is not None else [])
+    except ValueError as exc:
+        raise InputError(f"--allow-address/--allowlist: {exc}") from None
+    with allowing(entries):
+        yield
+
+
 def _flush_standard_streams() -> None:
     """So the interpreter's own flush at exit cannot fail on a reader that went away."""
     for stream in (sys.stdout, sys.stderr):
@@ -245,7 +272,26 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_validate(files: list[Path], runtime: str = "local") -> int:
+def cmd_schema(kind: str | None, markdown: bool) -> int:
+    if markdown:
+        from .schema_doc import render_markdown
+
+        out(render_markdown().rstrip("\n"))
+        return 0
+    if kind is None:
+        raise InputError("harness schema: name a kind (experiment or system), or ask for --markdown")
+    from .schema import render
+
+    out(render(kind).rstrip("\n"))
+    return 0
+
+
+def default_runtime(system: SystemSpec, given: str | None) -> str:
+    """``--runtime`` as given; else docker for a system from a Compose file, local for the rest."""
+    return given or ("docker" if system.compose is not None else "local")
+
+
+def cmd_validate(files: list[Path], runtime: str | None = None) -> int:
     from .experiment import load_experiment
 
     worst = 0
@@ -253,7 +299,7 @@ def cmd_validate(files: list[Path], runtime: str = "local") -> int:
         try:
             exp = load_experiment(f)
             with exp.plugin_scope.active():  # a runtime its system's plugins register
-                _check_for_runtime(exp.target, runtime)
+                _check_for_runtime(exp.target, default_runtime(exp.target, runtime))
         except InputError as exc:
             err(exc.render())
             worst = 2
@@ -352,11 +398,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise InputError("--defect runs one experiment with one defect; a suite takes --defects (all of them)")
         return _run_suite(args, tol)
     exp = load_experiment(files[0])
-    _check_for_runtime(exp.target, args.runtime)
+    runtime = default_runtime(exp.target, args.runtime)
+    _check_for_runtime(exp.target, runtime)
     # ignore_signals_after: once the reports are written, a signal must not turn the exit code
     # into another one than result.json's (the process only prints two lines and exits).
     opts = RunOptions(defect=args.defect, seed=args.seed, out=Path(args.out) if args.out is not None else None,
-                      runtime=args.runtime, ignore_signals_after=True)
+                      runtime=runtime, ignore_signals_after=True)
     if not args.quiet:
         ConsoleProgress(opts.events)
     result = run_experiment(exp, opts)
@@ -396,12 +443,17 @@ def _run_suite(args: argparse.Namespace, tol: Tolerance) -> int:
     if args.baseline is not None and not args.baseline.is_dir():
         raise InputError(f"--baseline '{args.baseline}' is not a folder")
     jobs = plan(args.experiments, defects=args.defects)
+    defaults = {default_runtime(job.exp.target, args.runtime) for job in jobs}
+    if len(defaults) > 1:
+        raise InputError("this suite mixes Compose systems (Docker) and others (local): name one --runtime for all")
+    runtime = defaults.pop() if defaults else "local"
     for job in jobs:
-        _check_for_runtime(job.exp.target, args.runtime)
+        _check_for_runtime(job.exp.target, runtime)
     ev = RunEvents()
     if not args.quiet:
         ConsoleProgress(ev)
-    suite = run_suite(jobs, out=Path(args.out) if args.out is not None else None, seed=args.seed, runtime=args.runtime,
+    suite = run_suite(jobs, out=Path(args.out) if args.out is not None else None, seed=args.seed,
+                      runtime=runtime,
                       events=ev, baseline=args.baseline, fail_on_regression=args.fail_on_regression, tolerance=tol)
     return _print_suite(suite)
 

@@ -19,6 +19,7 @@ from .durations import Duration
 from .errors import InputError, Problem, Problems
 from .faults import FAULT_TYPES as fault_types
 from .faults.capabilities import explicit_server_problem
+from .load.dependencies import load_paths
 from .load.locustfile_check import locustfile_problems
 from .model import Spec
 from .params import Derivation, DerivationError, derive
@@ -28,8 +29,8 @@ from .yamlfile import YamlDocument, format_loc, is_file, problems_from_validatio
 
 
 class LoadSpec(Spec):
-    users: int = Field(10, ge=1, le=10_000)
-    spawn_rate: float = Field(10.0, gt=0, le=10_000)
+    users: int = Field(10, ge=1, le=10_000, description="Locust users (concurrent clients)")
+    spawn_rate: float = Field(10.0, gt=0, le=10_000, description="users started per second")
     duration: Duration = Field(description="how long load runs; faults are timed from its start")
     user_classes: list[str] = Field(default_factory=list, description="Locust user classes; default: all in the locustfile")
     locustfile: str | None = Field(None, description="override the system's locustfile (relative to the experiment)")
@@ -38,13 +39,15 @@ class LoadSpec(Spec):
 
 
 class FaultSpec(Spec):
-    name: str | None = Field(None, pattern=NAME_PATTERN, max_length=64)
-    type: str
-    edge: str | None = None
-    service: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
-    stream: Literal["downstream", "upstream"] = "downstream"
-    toxicity: float = Field(1.0, ge=0.0, le=1.0)
+    name: str | None = Field(None, pattern=NAME_PATTERN, max_length=64,
+                             description="checks and windows name the fault by this; default '<type>-<n>'")
+    type: str = Field(description="the fault type (harness list): latency, down, kill, http_status, ...")
+    edge: str | None = Field(None, description="network faults: the edge, 'caller->callee' or 'load->SERVICE'")
+    service: str | None = Field(None, description="process faults: the service")
+    attributes: dict[str, Any] = Field(default_factory=dict, description="the fault type's own attributes")
+    stream: Literal["downstream", "upstream"] = Field("downstream", description="network faults: the direction "
+                                                      "faulted (downstream: answers; upstream: requests)")
+    toxicity: float = Field(1.0, ge=0.0, le=1.0, description="share of connections (HTTP faults: of requests) affected")
     start: Duration = Field(description="when to apply, from the start of load")
     duration: Duration | None = Field(None, description="how long it lasts; default: until load ends")
 
@@ -82,14 +85,14 @@ class SteadyStateSpec(Spec):
 
 
 class ExperimentSpec(Spec):
-    name: str = Field(pattern=NAME_PATTERN, max_length=64)
-    description: str = ""
-    system: str
-    seed: int = 0
+    name: str = Field(pattern=NAME_PATTERN, max_length=64, description="the experiment's name (run folder names)")
+    description: str = Field("", description="what the experiment proves, shown in the report")
+    system: str = Field(description="a built-in system's name, or a path to a system.yaml (relative to this file)")
+    seed: int = Field(0, description="seeds the load's randomness; recorded, --seed overrides")
     load: LoadSpec
-    faults: list[FaultSpec] = Field(default_factory=list)
+    faults: list[FaultSpec] = Field(default_factory=list, description="faults on a timeline from the start of load")
     steady_state: SteadyStateSpec = Field(default_factory=SteadyStateSpec)
-    checks: list[CheckSpec] = Field(default_factory=list)
+    checks: list[CheckSpec] = Field(default_factory=list, description="resilience checks over the recorded history")
 
     path: Path = Field(default=Path("."), exclude=True)
     system_spec: SystemSpec | None = Field(None, exclude=True)
@@ -104,6 +107,12 @@ class ExperimentSpec(Spec):
     def target(self) -> SystemSpec:
         assert self.system_spec is not None, "experiment was not validated"
         return self.system_spec
+
+    @property
+    def load_edges(self) -> set[str]:
+        """The load-path edges (``load->SERVICE``) this run interposes: the manifest's, and those a fault names."""
+        faulted = {f.edge for f in self.faults if f.edge is not None and f.edge in self.target.load_edges}
+        return self.target.declared_load_edges | faulted
 
     def fault_end(self, fault: FaultSpec) -> float:
         return fault.start + fault.duration if fault.duration is not None else self.load.duration
@@ -172,14 +181,21 @@ def _validate_load(exp: ExperimentSpec, doc: YamlDocument, problems: Problems) -
         if not is_file(locustfile):
             problems.add("load.locustfile", f"no such file: {locustfile}", doc.line_of(field))
             return
-    for line, message in locustfile_problems(locustfile, exp.load.user_classes):
+    try:
+        deps = load_paths(exp.target, install=False)  # validation never installs; a cached set is searched
+    except InputError as exc:
+        for p in exc.problems:
+            problems.add("system", f"{exc.file}: {p.message}", doc.line_of(("system",)))
+        return
+    for line, message in locustfile_problems(locustfile, exp.load.user_classes, extra_paths=deps.paths,
+                                             imports_pending=deps.pending):
         where = field if "user class" in message else ("load", "locustfile") if exp.load.locustfile else ("system",)
         problems.add(format_loc(where), message + (f" (line {line})" if line and "line" not in message else ""),
                      doc.line_of(where))
 
 
 def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems) -> None:
-    edges = exp.target.edges
+    edges = exp.target.fault_edges  # service-to-service edges and the load path's (load->SERVICE)
     services = exp.target.services
     seen: set[str] = set()
     for i, fault in enumerate(exp.faults):
@@ -211,6 +227,10 @@ def _validate_faults(exp: ExperimentSpec, doc: YamlDocument, problems: Problems)
         elif target not in known:
             problems.add(format_loc(loc + (kind,)), f"system '{exp.target.name}' has no {kind} '{target}'; "
                          f"{kind}s: {', '.join(known) or 'none'}", doc.line_of(loc + (kind,)))
+        elif kind == "service" and services[target].external:
+            problems.add(format_loc(loc + ("service",)), f"service '{target}' is already running (address: "
+                         f"{services[target].address}); the harness did not start it and never kills, stops or pauses "
+                         "it. Fault the edges to it instead", doc.line_of(loc + ("service",)))
         if not ftype.per_connection:
             for field in ("stream", "toxicity"):
                 if field in fault.model_fields_set:

@@ -312,7 +312,8 @@ def _arms(annotation: Any) -> list[Any]:
 
 
 def _numeric(annotation: Any) -> bool:
-    return any(a in (int, float) for a in _arms(annotation))
+    """A number or a duration, or a type that says it reads one (checks.shift.Shift: an increase)."""
+    return any(a in (int, float) or getattr(a, "param_derivable", False) is True for a in _arms(annotation))
 
 
 def _submodel(annotation: Any) -> type[BaseModel] | None:

@@ -149,6 +149,10 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         return sorted(self._candidates())
 
+    def builtin_names(self) -> list[str]:
+        """Only the engine's own entries (what the published JSON Schema describes), whatever plugins are loaded."""
+        return sorted(self._entries)
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and (name in self._entries or name in self._candidates())
 

@@ -122,7 +122,8 @@ def _run(exp: ExperimentSpec, options: RunOptions | None) -> RunResult:
                     _phase(journal, ev, "setup")
                     parts.deployment = runtime_factory(DeployRequest(system=system, run_dir=run_dir, journal=journal,
                                                                      events=ev, defect=opts.defect,
-                                                                     metrics_needed=reads_metrics(exp)))
+                                                                     metrics_needed=reads_metrics(exp),
+                                                                     load_edges=frozenset(exp.load_edges)))
                     _checkpoint(guard)
                     timeline = parts.timeline = FaultTimeline(exp, parts.deployment, journal, ev)
                     # traffic per edge (connections from its log, bytes from its metrics), for amplification checks

@@ -11,8 +11,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from .compose_file import HARNESS_KEY, ComposeService, is_compose_document, load_compose, manifest_from_compose
 from .durations import Duration
 from .errors import InputError, Problems
 from .invariants.spec import AuditSpec, InvariantSpec, QuiescenceSpec
@@ -27,8 +28,10 @@ EVENT_PREFIX = "@harness-event "
 
 
 class HealthSpec(Spec):
-    type: Literal["http", "tcp"] = "http"
-    path: str = "/health"
+    type: Literal["http", "tcp", "container"] = Field("http", description="http: GET path answers 2xx; tcp: the port "
+                                                      "accepts; container: the image's own HEALTHCHECK says healthy "
+                                                      "(Docker runtime)")
+    path: str = Field("/health", description="http: the path probed")
     timeout: Duration = Field(30.0, description="how long to wait for the service to become healthy")
     interval: Duration = Field(0.1, gt=0, description="time between two health probes")
 
@@ -36,9 +39,10 @@ class HealthSpec(Spec):
 class UpstreamSpec(Spec):
     """An edge: this service calls ``service`` through a Toxiproxy proxy."""
 
-    service: str
-    env: str = Field(description="environment variable that receives the proxied address")
-    url: str = "http://{host}:{port}"
+    service: str = Field(description="the service called")
+    env: str | None = Field(None, description="environment variable that receives the proxied address (required, "
+                            "except in a Compose system, where the callee's own name leads to the proxy)")
+    url: str = Field("http://{host}:{port}", description="the form of that address; {host}:{port} are the proxy's")
     name: str | None = Field(None, description="edge name; default '<from>-><to>'")
     timeout_param: str | None = Field(None, description="the parameter that is the caller's timeout on this edge")
     max_amplification: float | str | None = Field(
@@ -47,15 +51,46 @@ class UpstreamSpec(Spec):
 
 
 class ServiceSpec(Spec):
-    command: list[str] = Field(min_length=1)
-    cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    """One service: started by the harness (``command``, or an ``image`` of its own in the Docker runtime),
+    or already running at ``address`` (never started, stopped, killed or paused by the harness)."""
+
+    command: list[str] | None = Field(None, min_length=1, description="the program and its arguments; placeholders "
+                                      "allowed. Optional with image: (the image's own command runs)")
+    address: str | None = Field(None, description="HOST:PORT of a service already running: the harness does not start "
+                                "or stop it, only routes edges to it through Toxiproxy. Outside loopback only when "
+                                "allowlisted (--allow-address)")
+    image: str | None = Field(None, description="Docker runtime: the image this service runs (default: the targets image)")
+    cwd: str | None = Field(None, description="working directory, relative to the manifest's directory")
+    env: dict[str, str] = Field(default_factory=dict, description="environment variables; placeholders allowed")
     port: int | None = Field(None, ge=1, le=65535, description="port inside a container; the local runtime picks a free one")
+    url: str = Field("http://{host}:{port}", description="the form of the address Locust gets for this service "
+                     "(HARNESS_URL_<SERVICE>, and the load's host for the entry), e.g. redis://{host}:{port}/0")
+    load_edge: bool = Field(False, description="always route Locust's traffic to this service through Toxiproxy "
+                            "(edge 'load-><service>'); without it, only when an experiment faults that edge")
     health: HealthSpec = Field(default_factory=HealthSpec)
-    upstreams: list[UpstreamSpec] = Field(default_factory=list)
-    metrics: str | None = None
+    upstreams: list[UpstreamSpec] = Field(default_factory=list, description="services this one calls: each an edge "
+                                          "through Toxiproxy")
+    metrics: str | None = Field(None, description="path of the service's Prometheus metrics, scraped every second")
     audit: str | None = Field(None, description="path answering the service's state, fetched at the end of a run")
-    stop_timeout: Duration = 5.0
+    stop_timeout: Duration = Field(5.0, description="how long a graceful stop may take before the service is killed")
+
+    @property
+    def external(self) -> bool:
+        """Already running at ``address``: not the harness's to start, stop or fault as a process."""
+        return self.address is not None
+
+    @model_validator(mode="after")
+    def _how_it_runs(self) -> "ServiceSpec":
+        if self.address is not None:
+            given = [f for f in ("command", "image", "cwd", "port") if getattr(self, f) is not None]
+            given += [f for f in ("env", "upstreams") if getattr(self, f)]
+            if given:
+                raise ValueError(f"a service with 'address' is already running; the harness does not start it, so "
+                                 f"{', '.join(repr(g) for g in given)} cannot apply (remove them, or remove 'address')")
+        elif self.command is None and self.image is None:
+            raise ValueError("say how the service runs: 'command' (a program), 'image' (Docker runtime), or "
+                             "'address' (already running at HOST:PORT)")
+        return self
 
     @field_validator("env", mode="before")
     @classmethod
@@ -75,7 +110,7 @@ def _env_str(value: object) -> object:
 
 
 class DefectSpec(Spec):
-    description: str = ""
+    description: str = Field("", description="what the defect breaks")
     env: dict[str, dict[str, str]] = Field(default_factory=dict, description="service -> env overrides")
 
     @field_validator("env", mode="before")
@@ -90,33 +125,71 @@ class Edge(Spec):
     name: str
     source: str
     target: str
-    env: str
+    env: str | None
     url: str
     timeout_param: str | None = None
 
 
+LOAD_SOURCE = "load"
+"""The source of the load path's edges: ``load->SERVICE`` carries Locust's traffic to SERVICE."""
+
+
+def load_edge_name(service: str) -> str:
+    return f"{LOAD_SOURCE}->{service}"
+
+
+def load_edge_target(edge: str) -> str | None:
+    """The service of a ``load->SERVICE`` edge name, else None."""
+    prefix = f"{LOAD_SOURCE}->"
+    return edge[len(prefix):] if edge.startswith(prefix) else None
+
+
+class LoadDependencies(Spec):
+    """What the locustfile imports beyond Locust (harness.load.dependencies)."""
+
+    requirements: list[str] | str | None = Field(
+        None, description="pip requirements the locustfile imports: a list ('faker==25.0'), or a requirements file "
+        "relative to this manifest; installed once into a cache and put on the Locust process's path")
+    python: str | None = Field(
+        None, description="an interpreter (same Python version as the harness) whose site-packages the locustfile's "
+        "imports come from; a path relative to this manifest, or a name on PATH")
+
+
 class SystemSpec(Spec):
-    name: str = Field(pattern=NAME_PATTERN, max_length=64)
-    description: str = ""
-    locustfile: str
+    name: str = Field(pattern=NAME_PATTERN, max_length=64, description="the system's name")
+    description: str = Field("", description="one line for harness list and the report")
+    locustfile: str = Field(description="the Locust file that drives load, relative to this manifest")
     entry: str = Field(description="the service Locust sends load to")
-    services: dict[str, ServiceSpec] = Field(min_length=1)
-    defects: dict[str, DefectSpec] = Field(default_factory=dict)
+    services: dict[str, ServiceSpec] = Field(min_length=1, description="name -> how the service runs")
+    defects: dict[str, DefectSpec] = Field(default_factory=dict, description="name -> a switch that breaks the "
+                                           "resilience mechanism (--defect NAME)")
     plugins: list[str] = Field(default_factory=list, description="Python files that register checks or faults")
     parameters: dict[str, str | int | float] = Field(
         default_factory=dict, description="the mechanism's configured numbers: {params.NAME} in env, bounds in checks")
     audits: dict[str, AuditSpec] = Field(default_factory=dict, description="reads of the system's effects")
     invariants: dict[str, InvariantSpec] = Field(default_factory=dict, description="predicates over the audits")
     quiescence: QuiescenceSpec = Field(default_factory=QuiescenceSpec)
+    load: LoadDependencies = Field(default_factory=LoadDependencies,
+                                   description="the locustfile's own dependencies (it runs in the harness's "
+                                   "interpreter; these are added to its path)")
+    compose: str | None = Field(None, description="a team's docker-compose.yml (relative to this manifest) whose "
+                                "services are this system's; 'services:' here then only adds what Compose cannot say "
+                                "(health, url, load_edge, metrics, port, upstreams)")
 
     # Set by the loader, not read from the file.
     directory: Path = Field(default=Path("."), exclude=True)
     manifest: Path | None = Field(default=None, exclude=True)
     """The file it was read from, for errors found after loading (deploy time, plugins)."""
+    _compose_services: dict[str, ComposeService] = PrivateAttr(default_factory=dict)
 
     @property
     def manifest_name(self) -> str:
         return str(self.manifest or self.directory / "system.yaml")
+
+    @property
+    def compose_services(self) -> dict[str, ComposeService]:
+        """Per service, what its Compose file says beyond the manifest (entrypoint, volumes, healthcheck)."""
+        return self._compose_services
 
     @model_validator(mode="after")
     def _references_exist(self) -> "SystemSpec":
@@ -131,6 +204,9 @@ class SystemSpec(Spec):
             for svc_name in defect.env:
                 if svc_name not in services:
                     raise ValueError(f"defect '{dname}' overrides env of unknown service '{svc_name}'")
+                if self.services[svc_name].external:
+                    raise ValueError(f"defect '{dname}' overrides env of '{svc_name}', which is already running "
+                                     "(address:); the harness does not start it, so it cannot set its environment")
         return self
 
     @property
@@ -147,6 +223,25 @@ class SystemSpec(Spec):
                 out[edge_name] = Edge(name=edge_name, source=name, target=up.service, env=up.env, url=up.url,
                                       timeout_param=up.timeout_param)
         return out
+
+    @property
+    def load_edges(self) -> dict[str, str]:
+        """Every possible load-path edge (``load->SERVICE``) -> its service. An edge is interposed when
+        the service declares ``load_edge: true`` or a fault of the run names it."""
+        return {load_edge_name(name): name for name in self.services}
+
+    @property
+    def declared_load_edges(self) -> set[str]:
+        return {load_edge_name(name) for name, svc in self.services.items() if svc.load_edge}
+
+    @property
+    def fault_edges(self) -> list[str]:
+        """Every edge a network fault may name: service-to-service edges and the load path's."""
+        return [*self.edges, *self.load_edges]
+
+    @property
+    def external_services(self) -> list[str]:
+        return [name for name, svc in self.services.items() if svc.external]
 
     @property
     def locustfile_path(self) -> Path:
@@ -176,7 +271,7 @@ class SystemSpec(Spec):
         """The services ``name`` must find running when it starts: its upstreams, and the target of
         any edge its command or environment (a defect's included) names with ``{edges[NAME]}``."""
         svc = self.services[name]
-        texts = [*svc.command, *svc.env.values(), *(v for d in self.defects.values() for v in d.env.get(name, {}).values())]
+        texts = [*(svc.command or []), *svc.env.values(), *(v for d in self.defects.values() for v in d.env.get(name, {}).values())]
         named = {m for t in texts for m in _EDGE_REF.findall(t)}
         edges = self.edges
         return {up.service for up in svc.upstreams} | {edges[e].target for e in named if e in edges}
@@ -204,12 +299,14 @@ def load_system(path: str | Path) -> SystemSpec:
 def parse_system(doc: YamlDocument) -> SystemSpec:
     if not isinstance(doc.data, dict):
         raise InputError("a system manifest must be a mapping with 'name', 'services', ...", file=str(doc.path))
+    data, details = _with_compose(doc)
     try:
-        system = SystemSpec.model_validate(doc.data)
+        system = SystemSpec.model_validate(data)
     except ValidationError as exc:
         raise InputError(problems_from_validation(exc, doc), file=str(doc.path)) from None
     system.directory = doc.path.resolve().parent
     system.manifest = doc.path
+    system._compose_services = details
     problems = Problems(file=str(doc.path))
     check_system(system, doc, problems)
     if not is_file(system.locustfile_path):
@@ -220,6 +317,30 @@ def parse_system(doc: YamlDocument) -> SystemSpec:
     _validate_effects(system, doc, problems)
     problems.raise_if_any()
     return system
+
+
+def _with_compose(doc: YamlDocument) -> tuple[dict[str, object], dict[str, ComposeService]]:
+    """The manifest to validate: as written, or with its services read from a Compose file
+    (``compose:`` in a manifest, or a Compose file with an ``x-harness`` block)."""
+    data: dict[str, object] = dict(doc.data)
+    if is_compose_document(data):
+        harness = data[HARNESS_KEY]
+        if not isinstance(harness, dict):
+            raise InputError(f"'{HARNESS_KEY}' must be a mapping with name, locustfile, entry, ...", file=str(doc.path))
+        compose_data, compose_path = data, doc.path
+        data = {**harness, "compose": doc.path.name}
+    elif isinstance(data.get("compose"), str):
+        compose_path = doc.path.resolve().parent / str(data["compose"])
+        if not compose_path.is_file():
+            raise InputError(f"compose: no such file: {compose_path}", file=str(doc.path))
+        compose_data = load_compose(compose_path)
+    else:
+        return data, {}
+    overlay = data.get("services") or {}
+    if not isinstance(overlay, dict):
+        raise InputError("services: a mapping of Compose service name -> what the harness adds", file=str(doc.path))
+    data["services"], details = manifest_from_compose(compose_data, compose_path, overlay)
+    return data, details
 
 
 def _validate_effects(system: SystemSpec, doc: YamlDocument, problems: Problems) -> None:

@@ -40,6 +40,27 @@ def check_system(system: SystemSpec, doc: YamlDocument, problems: Problems) -> N
     _topology(system, doc, problems)
     _environment(system, doc, problems)
     _templates(system, doc, problems)
+    _external(system, doc, problems)
+
+
+# A Docker image reference: [registry[:port]/]path[:tag][@digest], path components lowercase.
+IMAGE_REF = re.compile(r"^(?:[a-zA-Z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+                       r"(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+                       r"(?:@sha256:[0-9a-f]{64})?$")
+
+
+def _external(system: SystemSpec, doc: YamlDocument, problems: Problems) -> None:
+    """An already-running service's address is well formed, and loopback unless allowlisted; image names parse."""
+    from .allowlist import address_problem
+
+    for sname, svc in system.services.items():
+        if svc.image is not None and not IMAGE_REF.match(svc.image):
+            _add(problems, doc, ("services", sname, "image"), f"{svc.image[:120]!r} is not an image reference "
+                 "(e.g. 'shop/orders:1.2', 'registry.local:5000/orders@sha256:...'; lowercase repository names)")
+        if svc.address is not None:
+            message = address_problem(svc.address)
+            if message:
+                _add(problems, doc, ("services", sname, "address"), message)
 
 
 def _add(problems: Problems, doc: YamlDocument, loc: Loc, message: str) -> None:
@@ -48,18 +69,23 @@ def _add(problems: Problems, doc: YamlDocument, loc: Loc, message: str) -> None:
 
 def _names(system: SystemSpec, doc: YamlDocument, problems: Problems) -> None:
     """Service and defect names become file names (logs/<service>.log, the run folder) and variables."""
+    from .system import LOAD_SOURCE
+
     pattern = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
     for group, names in (("services", system.services), ("defects", system.defects)):
         for name in names:
             if not pattern.match(name) or len(name) > NAME_MAX:
                 _add(problems, doc, (group, name), f"name {name[:80]!r} must be lowercase letters, digits, - and _, "
                      f"starting with a letter or digit, at most {NAME_MAX} characters")
+    if LOAD_SOURCE in system.services:
+        _add(problems, doc, ("services", LOAD_SOURCE), f"'{LOAD_SOURCE}' is reserved: edges named "
+             f"'{LOAD_SOURCE}->SERVICE' carry Locust's traffic; rename the service")
     for sname, svc in system.services.items():
         for i, up in enumerate(svc.upstreams):
             if up.name is not None and not EDGE_NAME.match(up.name):
                 _add(problems, doc, ("services", sname, "upstreams", i, "name"),
                      f"edge name {up.name[:80]!r}: letters, digits, '_', '.', '-' and '>' only, at most 128")
-        if not svc.command[0].strip():
+        if svc.command is not None and not svc.command[0].strip():
             _add(problems, doc, ("services", sname, "command", 0), "the program to run is empty")
         if svc.health.type == "http" and not svc.health.path.startswith("/"):
             _add(problems, doc, ("services", sname, "health", "path"), f"must start with '/', got {svc.health.path!r}")
@@ -119,6 +145,11 @@ def _environment(system: SystemSpec, doc: YamlDocument, problems: Problems) -> N
         writers: dict[str, Loc] = {}
         for i, up in enumerate(svc.upstreams):
             loc: Loc = ("services", sname, "upstreams", i, "env")
+            if up.env is None:
+                if system.compose is None:
+                    _add(problems, doc, loc, f"the upstream '{up.service}' needs 'env': the variable that receives the "
+                         "proxy's address")
+                continue
             _env_name(problems, doc, loc, up.env)
             if up.env in writers:
                 _add(problems, doc, loc, f"variable {up.env} is also set by {format_loc(writers[up.env])}; each "
@@ -145,7 +176,8 @@ def _env_name(problems: Problems, doc: YamlDocument, loc: Loc, name: str) -> Non
 def _templates(system: SystemSpec, doc: YamlDocument, problems: Problems) -> None:
     templates: list[tuple[Loc, str]] = []
     for s, svc in system.services.items():
-        templates += [(("services", s, "command", i), a) for i, a in enumerate(svc.command)]
+        templates += [(("services", s, "command", i), a) for i, a in enumerate(svc.command or [])]
+        templates.append((("services", s, "url"), svc.url))
         templates += [(("services", s, "env", k), v) for k, v in svc.env.items()]
         templates += [(("services", s, "upstreams", i, "url"), up.url) for i, up in enumerate(svc.upstreams)]
     templates += [(("defects", d, "env", s, k), v) for d, spec in system.defects.items()
@@ -192,6 +224,17 @@ def check_local_commands(system: SystemSpec) -> None:
     manifest = system.manifest_name
     proxy_ports = {edge: 1 for edge in system.edges}
     for name, svc in system.services.items():
+        if svc.external:
+            continue  # already running: nothing of it runs here
+        if svc.command is None or system.compose is not None:
+            what = "comes from a Compose file" if system.compose else "has only an 'image'"
+            problems.append(Problem(path=f"services.{name}.command", message=f"the service {what}: it runs in the "
+                                    "Docker runtime (--runtime docker)"))
+            continue
+        if svc.health.type == "container":
+            problems.append(Problem(path=f"services.{name}.health.type", message="'container' health is the image's "
+                                    "own HEALTHCHECK: it needs the Docker runtime (--runtime docker)"))
+            continue
         placement = Placement(python=sys.executable, host="127.0.0.1", port=1, directory=system.directory,
                               run_dir=str(system.directory), proxy_host="127.0.0.1", proxy_ports=proxy_ports)
         try:

@@ -3,31 +3,51 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from ..data.table import OK, RequestTable
 from ..durations import Duration
 from ..journal import History
 from ..model import Spec
 from .registry import Outcome, Verdict, check
+from .shift import LatencyShift, ShareShift, judge
 from .selection import RequestFilter, event_matches, select_requests
 from .windows import AnchorSpec, Windows, WindowSpec
 
 
-class ErrorRateParams(Spec):
+class _Bounded(Spec):
+    """What ``error_rate`` and ``latency`` share: a window, a request filter, and bounds (at least one)."""
+
     window: WindowSpec | None = None
     requests: RequestFilter | None = None
-    max: float = Field(ge=0.0, le=1.0, description="highest acceptable share of failed requests")
-    min_requests: int = Field(10, ge=1, description="fewer requests than this in the window -> unknown")
+    baseline: WindowSpec = Field("before", description="the window increases are measured against")
+    min_requests: int = Field(10, ge=1, description="fewer requests than this in the window (or the baseline) -> unknown")
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Self:
+        bounds = ("max", "min", "max_increase", "min_increase")
+        if all(getattr(self, b) is None for b in bounds):
+            raise ValueError(f"give at least one bound: {', '.join(bounds)}")
+        return self
+
+
+class ErrorRateParams(_Bounded):
+    max: float | None = Field(None, ge=0.0, le=1.0, description="highest acceptable share of failed requests")
+    min: float | None = Field(None, ge=0.0, le=1.0, description="lowest share of failed requests (the fault bit)")
+    max_increase: ShareShift | None = Field(None, description="most the share may rise over the baseline's: 0.05 or '5%' (points)")
+    min_increase: ShareShift | None = Field(None, description="least it must rise over the baseline's (points)")
     count_indeterminate: bool = Field(True, description="count requests whose outcome is unknown (timeouts) as errors")
 
 
 @check("error_rate", ErrorRateParams)
 def error_rate(history: History, p: ErrorRateParams, windows: Windows) -> Outcome:
-    """The share of failed requests in a window stays at or below ``max``."""
+    """The share of failed requests in a window is within ``min``/``max``, and its rise over the
+    baseline window within ``min_increase``/``max_increase``."""
     w = windows.resolve(p.window)
     evidence: dict[str, Any] = {**w.describe(windows.origin), "filter": (p.requests.describe() if p.requests else "all requests"),
-                                "max": p.max}
+                                **_bounds(p, "share")}
     if not w.known:
         return Outcome("unknown", f"window '{w.label}' did not happen in this run", evidence)
     reqs = select_requests(history.requests, w, p.requests)
@@ -37,8 +57,19 @@ def error_rate(history: History, p: ErrorRateParams, windows: Windows) -> Outcom
     rate = reqs.errors_count(p.count_indeterminate) / len(reqs)
     evidence["error_rate"] = round(rate, 4)
     evidence["examples"] = _error_examples(reqs, windows.origin)
-    verdict: Verdict = "passed" if rate <= p.max else "failed"
-    return Outcome(verdict, f"error rate {rate:.2%} over {len(reqs)} requests in '{w.label}' (max {p.max:.2%})", evidence)
+    summary = f"error rate {rate:.2%} over {len(reqs)} requests in '{w.label}'"
+    ok, said = _absolute(rate * 100, p.min, p.max, scale=100, unit="%")
+    if p.max_increase is not None or p.min_increase is not None:
+        base = _baseline(history, p, windows, evidence)
+        if isinstance(base, Outcome):
+            return base
+        base_rate = base.errors_count(p.count_indeterminate) / len(base)
+        evidence["baseline_error_rate"] = round(base_rate, 4)
+        rel, rel_said = judge(rate * 100, base_rate * 100, max_increase=p.max_increase, min_increase=p.min_increase,
+                              scale=100, unit="points")
+        said += [f"baseline {base_rate:.2%} in '{evidence['baseline']}': " + "; ".join(rel_said)]
+        ok = _combine(ok, rel)
+    return Outcome(_verdict(ok), f"{summary} ({'; '.join(said)})", evidence)
 
 
 def _error_examples(reqs: RequestTable, origin: float | None, limit: int = 5) -> list[dict[str, Any]]:
@@ -47,21 +78,22 @@ def _error_examples(reqs: RequestTable, origin: float | None, limit: int = 5) ->
              "ms": r["ms"]} for r in first]
 
 
-class LatencyParams(Spec):
-    window: WindowSpec | None = None
-    requests: RequestFilter | None = None
-    percentile: float = Field(95.0, gt=0.0, le=100.0)
-    max: Duration = Field(description="highest acceptable latency at that percentile")
-    min_requests: int = Field(10, ge=1)
+class LatencyParams(_Bounded):
+    percentile: float = Field(95.0, gt=0.0, le=100.0, description="any percentile, 100 for the slowest request")
+    max: Duration | None = Field(None, description="highest acceptable latency at that percentile")
+    min: Duration | None = Field(None, description="lowest latency at that percentile (the fault bit)")
+    max_increase: LatencyShift | None = Field(None, description="most it may rise over the baseline's: 50ms or '20%'")
+    min_increase: LatencyShift | None = Field(None, description="least it must rise over the baseline's: 100ms or '100%'")
     successful_only: bool = Field(False, description="measure only requests that succeeded")
 
 
 @check("latency", LatencyParams)
 def latency(history: History, p: LatencyParams, windows: Windows) -> Outcome:
-    """The chosen latency percentile in a window stays at or below ``max``."""
+    """The chosen latency percentile in a window is within ``min``/``max``, and its rise over the
+    baseline window within ``min_increase``/``max_increase``."""
     w = windows.resolve(p.window)
     evidence: dict[str, Any] = {**w.describe(windows.origin), "filter": (p.requests.describe() if p.requests else "all requests"),
-                                "percentile": p.percentile, "max_ms": round(p.max * 1000, 3)}
+                                "percentile": p.percentile, **_bounds(p, "ms")}
     if not w.known:
         return Outcome("unknown", f"window '{w.label}' did not happen in this run", evidence)
     reqs = select_requests(history.requests, w, p.requests)
@@ -74,14 +106,75 @@ def latency(history: History, p: LatencyParams, windows: Windows) -> Outcome:
     evidence["value_ms"] = round(value, 2)
     evidence["slowest"] = [{"at_s": round(r["t"] - (windows.origin or 0.0), 3), "name": r["name"],
                             "ms": round(float(r["ms"]), 2), "outcome": r["outcome"]} for r in reqs.slowest(5)]
-    verdict: Verdict = "passed" if value <= p.max * 1000 else "failed"
-    return Outcome(verdict, f"p{p.percentile:g} latency {value:.1f} ms over {len(reqs)} requests in '{w.label}' "
-                            f"(max {p.max * 1000:.0f} ms)", evidence)
+    summary = f"p{p.percentile:g} latency {value:.1f} ms over {len(reqs)} requests in '{w.label}'"
+    ok, said = _absolute(value, p.min, p.max, scale=1000, unit="ms")
+    if p.max_increase is not None or p.min_increase is not None:
+        base = _baseline(history, p, windows, evidence)
+        if isinstance(base, Outcome):
+            return base
+        if p.successful_only:
+            base = base.with_outcome("ok")
+        base_value = base.percentile(p.percentile)
+        evidence["baseline_value_ms"] = round(base_value, 2)
+        rel, rel_said = judge(value, base_value, max_increase=p.max_increase, min_increase=p.min_increase,
+                              scale=1000, unit="ms")
+        said += [f"baseline {base_value:.1f} ms in '{evidence['baseline']}': " + "; ".join(rel_said)]
+        ok = _combine(ok, rel)
+    return Outcome(_verdict(ok), f"{summary} ({'; '.join(said)})", evidence)
+
+
+def _bounds(p: ErrorRateParams | LatencyParams, unit: str) -> dict[str, Any]:
+    """The bounds a check was given, for its evidence (latency ones in ms)."""
+    out: dict[str, Any] = {}
+    for name in ("max", "min"):
+        value = getattr(p, name)
+        if value is not None:
+            out[f"{name}_ms" if unit == "ms" else name] = round(value * 1000, 3) if unit == "ms" else value
+    for name in ("max_increase", "min_increase"):
+        shift = getattr(p, name)
+        if shift is not None:
+            out[name] = shift.render("ms" if unit == "ms" else "share")
+    return out
+
+
+def _absolute(value: float, low: float | None, high: float | None, *, scale: float,
+              unit: str) -> tuple[bool | None, list[str]]:
+    """``value`` (in ``unit``) against ``min``/``max`` (in seconds or a share: times ``scale``)."""
+    ok, said = True, []
+    for bound, word in ((high, "max"), (low, "min")):
+        if bound is None:
+            continue
+        ok = ok and (value <= bound * scale if word == "max" else value >= bound * scale)
+        said.append(f"{word} {bound:.2%}" if unit == "%" else f"{word} {bound * scale:.0f} {unit}")
+    return ok, said
+
+
+def _baseline(history: History, p: ErrorRateParams | LatencyParams, windows: Windows,
+              evidence: dict[str, Any]) -> RequestTable | Outcome:
+    """The same requests in the baseline window, or the ``unknown`` outcome saying why there are none."""
+    bw = windows.resolve(p.baseline)
+    evidence["baseline"] = bw.label
+    if not bw.known:
+        return Outcome("unknown", f"baseline window '{bw.label}' did not happen in this run", evidence)
+    base = select_requests(history.requests, bw, p.requests)
+    evidence["baseline_requests"] = len(base)
+    if len(base) < p.min_requests:
+        return Outcome("unknown", f"only {len(base)} requests in the baseline window '{bw.label}' "
+                                  f"(need {p.min_requests})", evidence)
+    return base
+
+
+def _combine(a: bool | None, b: bool | None) -> bool | None:
+    return False if a is False or b is False else None if a is None or b is None else True
+
+
+def _verdict(ok: bool | None) -> Verdict:
+    return "unknown" if ok is None else "passed" if ok else "failed"
 
 
 class EventWithinParams(Spec):
     event: dict[str, Any] = Field(description="fields the target event must have, e.g. {type: breaker_state, state: open}")
-    service: str | None = None
+    service: str | None = Field(None, description="only events this service reported")
     after: AnchorSpec = Field(description="the moment the bound counts from: a fault's actual start or end")
     within: Duration
 

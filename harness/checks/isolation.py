@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 class UnaffectedGroup(Spec):
     requests: RequestFilter
     error_rate_max: float = Field(0.01, ge=0.0, le=1.0, description="highest error rate in the fault window")
-    percentile: float = Field(95.0, gt=0.0, le=100.0)
+    percentile: float = Field(95.0, gt=0.0, le=100.0, description="the latency percentile compared")
     latency_ratio_max: float = Field(2.0, ge=1.0, description="fault-window latency / baseline latency")
     latency_slack: Duration = Field(0.05, description="absolute allowance on top of the ratio")
     latency_max: Duration | None = Field(None, description="an absolute bound as well")
@@ -38,7 +38,7 @@ class UnaffectedGroup(Spec):
 
 class AffectedGroup(Spec):
     requests: RequestFilter
-    percentile: float = Field(95.0, gt=0.0, le=100.0)
+    percentile: float = Field(95.0, gt=0.0, le=100.0, description="the latency percentile compared")
     latency_ratio_min: float | None = Field(None, gt=1.0, description="degraded if latency grows at least this much")
     error_rate_min: float | None = Field(None, gt=0.0, le=1.0, description="degraded if errors reach this rate")
 

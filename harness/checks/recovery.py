@@ -39,7 +39,7 @@ class RecoveryParams(Spec):
     error_rate_slack: float = Field(0.02, ge=0, le=1, description="error rate allowed above the baseline's")
     latency_ratio_max: float = Field(2.0, ge=1)
     latency_slack: Duration = Field(0.05, description="absolute allowance on top of the ratio")
-    count_indeterminate: bool = True
+    count_indeterminate: bool = Field(True, description="count timed-out requests as errors")
     min_requests: int = Field(10, ge=1, description="fewer baseline requests -> unknown")
 
 

@@ -21,8 +21,8 @@ from .windows import Window
 
 class RequestFilter(Spec):
     name: str | None = Field(None, description="exact request name as the locustfile names it")
-    name_regex: str | None = None
-    method: str | None = None
+    name_regex: str | None = Field(None, description="a regular expression the request name must match")
+    method: str | None = Field(None, description="the HTTP method (or the request type a custom user records)")
 
     @model_validator(mode="after")
     def _regex_compiles(self) -> "RequestFilter":

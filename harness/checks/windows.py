@@ -41,8 +41,8 @@ WindowSpec = Union[Literal["before", "after", "all"], FaultWindowSpec]
 class AnchorSpec(Spec):
     """A point in time: a fault's actual start or end."""
 
-    fault: str
-    edge: Literal["start", "end"] = "start"
+    fault: str = Field(description="the fault's name")
+    edge: Literal["start", "end"] = Field("start", description="the fault's actual start or end")
 
 
 @dataclass

@@ -129,8 +129,8 @@ def all_cells(system: "SystemSpec", faults: list[str] | None = None, targets: li
                 if system.edges[edge].timeout_param is None and "timeout" in cell.description:
                     cell.description += " (no timeout_param on this edge: a default)"
                 cells.append(cell)
-    for service in system.services:
-        if targets and service not in targets:
+    for service, svc in system.services.items():
+        if (targets and service not in targets) or svc.external:  # one already running is not ours to kill
             continue
         for name in MATRIX_FAULTS:
             mf = MATRIX_FAULTS.get(name)

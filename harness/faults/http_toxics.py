@@ -94,8 +94,8 @@ class HttpStatus(HttpToxicFault):
 
     class Attributes(HttpAttributes):
         status: int = Field(ge=200, le=599, description="the status to answer, e.g. 500, 503, 429")
-        body: str = Field("", max_length=1_000_000)
-        content_type: str = "text/plain; charset=utf-8"
+        body: str = Field("", max_length=1_000_000, description="the answer's body")
+        content_type: str = Field("text/plain; charset=utf-8", description="the answer's Content-Type")
         retry_after: Seconds = Field(0, description="Retry-After in whole seconds; 0: no header")
 
         _check_content_type = field_validator("content_type")(_no_line_breaks)
@@ -148,8 +148,8 @@ class HttpHeader(HttpToxicFault):
 
     class Attributes(HttpAttributes):
         name: str = Field(pattern=r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$", description="the header field name")
-        action: Literal["set", "remove"] = "set"
-        value: str = ""
+        action: Literal["set", "remove"] = Field("set", description="set the header, or remove it")
+        value: str = Field("", description="the value to set")
 
         _check_value = field_validator("value")(_no_line_breaks)
 

@@ -28,9 +28,9 @@ class SqlSource(Spec):
     """A query against a PostgreSQL service of the system, through that service's own address."""
 
     service: str = Field(description="the service that is the database (e.g. a harness.infra.postgres service)")
-    database: str = "postgres"
-    user: str = "postgres"
-    password: str | None = None
+    database: str = Field("postgres", description="the database to query")
+    user: str = Field("postgres", description="the user to connect as")
+    password: str | None = Field(None, description="its password, if the server asks for one")
     query: str = Field(min_length=1, description="a read-only query; it runs in a read-only transaction")
     shape: Literal["rows", "row", "value"] = Field(
         "rows", description="rows: a list of rows; row: the one row; value: the one value of the one row")
@@ -40,7 +40,7 @@ class SqlSource(Spec):
 class HttpSource(Spec):
     """A JSON document from a service's path, fetched from the service's own address."""
 
-    service: str
+    service: str = Field(description="the service that answers the audit (reached directly, never through an edge)")
     path: str = Field(pattern=r"^/", description="path (and query) on the service, e.g. /audit")
     pointer: str = Field("", description="JSON pointer into the answer; default: the whole document")
     timeout: Duration = Field(10.0, gt=0)
@@ -53,7 +53,7 @@ class HttpSource(Spec):
 
 
 class AuditSpec(Spec):
-    description: str = ""
+    description: str = Field("", description="what the audit reads")
     sql: SqlSource | None = None
     http: HttpSource | None = None
 
@@ -71,7 +71,7 @@ class AuditSpec(Spec):
 
 
 class InvariantSpec(Spec):
-    description: str = ""
+    description: str = Field("", description="what the invariant means, for the report")
     expect: str = Field(min_length=1, description="an expression over the audits that must be true")
 
 

@@ -37,6 +37,7 @@ from locust import User
 import argparse
 import importlib.util
 import inspect
+import os
 import random
 import signal
 import sys
@@ -71,6 +72,9 @@ class UsageError(Exception):
 def import_locustfile(path: Path) -> ModuleType:
     if not path.is_file():
         raise UsageError(f"locustfile not found: {path}")
+    # A manifest's load.requirements / load.python: after this interpreter's own path, so the
+    # harness's and Locust's packages always win (harness.load.dependencies).
+    sys.path.extend(p for p in os.environ.get("HARNESS_LOAD_PATH", "").split(os.pathsep) if p)
     # Its own directory first, as Locust does, so a locustfile can import its helpers.
     sys.path.insert(0, str(path.parent.resolve()))
     # A fixed module name: a file called locust.py or random.py must not shadow a real module.
@@ -81,7 +85,9 @@ def import_locustfile(path: Path) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise UsageError(f"locustfile {path} failed to import: {type(exc).__name__}: {exc}") from exc
+        hint = (" (declare what it needs in the manifest's load.requirements, or name an interpreter that has it in "
+                "load.python)") if isinstance(exc, ModuleNotFoundError) else ""
+        raise UsageError(f"locustfile {path} failed to import: {type(exc).__name__}: {exc}{hint}") from exc
     return module
 
 

@@ -18,8 +18,12 @@ from pathlib import Path
 MAX_BYTES = 1024 * 1024
 
 
-def locustfile_problems(path: Path, user_classes: list[str]) -> list[tuple[int | None, str]]:
-    """(line, message) for each problem; empty when nothing is wrong that can be seen statically."""
+def locustfile_problems(path: Path, user_classes: list[str], *, extra_paths: list[str] | None = None,
+                        imports_pending: bool = False) -> list[tuple[int | None, str]]:
+    """(line, message) for each problem; empty when nothing is wrong that can be seen statically.
+
+    ``extra_paths``: where the manifest's ``load.requirements``/``load.python`` put modules;
+    ``imports_pending``: requirements not installed yet, so a module not found may still come."""
     try:
         with path.open("rb") as f:
             source = f.read(MAX_BYTES + 1)
@@ -34,11 +38,14 @@ def locustfile_problems(path: Path, user_classes: list[str]) -> list[tuple[int |
     except ValueError as exc:  # NUL bytes in the source
         return [(None, f"the locustfile {path} is not valid Python: {exc}")]
     # A locustfile that extends sys.path itself may import from there: its imports are not judged.
-    imports = [] if b"sys.path" in source else _top_level_imports(tree)
-    missing_modules = [(m, line) for m, line in imports if not _findable(m, path.parent)]
+    imports = [] if b"sys.path" in source or imports_pending else _top_level_imports(tree)
+    missing_modules = [(m, line) for m, line in imports if not _findable(m, path.parent, extra_paths or [])]
     if missing_modules:
+        where = " nor in load.requirements/load.python" if extra_paths else ""
         return [(line, f"the locustfile {path} imports '{name}', which is not installed for {sys.executable} "
-                       f"(nor a module beside the locustfile)") for name, line in missing_modules[:1]]
+                       f"(nor a module beside the locustfile{where}); declare it in the manifest's "
+                       "load.requirements, or name an interpreter that has it in load.python")
+                for name, line in missing_modules[:1]]
     names, star = _top_level_names(tree)
     if star:
         return []  # `from x import *`: any name may come from there
@@ -87,9 +94,9 @@ def _top_level_imports(tree: ast.Module) -> list[tuple[str, int]]:
     return found
 
 
-def _findable(name: str, beside: Path) -> bool:
+def _findable(name: str, beside: Path, extra: list[str]) -> bool:
     try:
-        if importlib.machinery.PathFinder.find_spec(name, [str(beside)]) is not None:
+        if importlib.machinery.PathFinder.find_spec(name, [str(beside), *extra]) is not None:
             return True
         return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):

@@ -27,6 +27,7 @@ from ..faults.process import DeathMode
 from ..faults.tarpit import Tarpits
 from ..faults.toxiproxy import ToxiproxyClient
 from ..journal import JournalWriter, Record
+from ..load.dependencies import LoadPaths, load_paths
 from ..registry import Registry
 from ..system import Edge, SystemSpec
 from .logtail import EventTail
@@ -45,6 +46,9 @@ class DeployRequest:
     metrics_needed: bool = False
     """Some check reads metrics (PromQL): wait until Prometheus scrapes before load starts.
     Without such a check Prometheus still runs (when installed) but nobody waits for it."""
+    load_edges: frozenset[str] = frozenset()
+    """Load-path edges (``load->SERVICE``) to interpose besides those the manifest declares
+    (``load_edge: true``): the runner passes the ones the experiment's faults name."""
 
 
 class Deployment(ABC):
@@ -65,10 +69,17 @@ class Deployment(ABC):
         self._cut: dict[str, tuple[DeathMode, list[Edge]]] = {}
         """Services whose edges the harness made refuse or black-holed while they are down."""
         self._stopped = False
+        self.load_deps = LoadPaths()
+        """Where the locustfile's own imports come from (load.requirements / load.python)."""
 
     # -- bring-up and tear-down ------------------------------------------------------------
     def start(self) -> Self:
         """Bring the system up. A half-started deployment tears itself down before raising."""
+        # The locustfile's own dependencies first: a requirement pip cannot install is bad input,
+        # found before any service starts (a cached set costs one stat).
+        self.load_deps = load_paths(self.system, install=True)
+        if self.load_deps.paths:
+            self.req.journal.write("load_dependencies", paths=self.load_deps.paths, installed=self.load_deps.installed)
         try:
             self._start()
         except BaseException:
@@ -98,11 +109,46 @@ class Deployment(ABC):
 
     @abstractmethod
     def service_url(self, service: str) -> str:
-        """A URL the harness (and Locust) can reach the service at directly."""
+        """An HTTP URL the harness reaches the service at directly (health, audits: never through a faulted edge)."""
+
+    @property
+    def load_edges(self) -> list[str]:
+        """The load-path edges this deployment interposes (each a Toxiproxy proxy, like any edge)."""
+        wanted = self.req.load_edges | self.system.declared_load_edges
+        return [edge for edge in self.system.load_edges if edge in wanted]
+
+    @property
+    def proxied_edges(self) -> list[str]:
+        """Every edge with a proxy: service-to-service edges, then the interposed load-path edges."""
+        return [*self.system.edges, *self.load_edges]
+
+    def load_address(self, service: str) -> tuple[str, int]:
+        """Where Locust reaches a service: its load-path proxy when interposed, else the service itself.
+        A runtime that interposes load edges overrides this; the default is the service's direct URL."""
+        from urllib.parse import urlsplit
+
+        url = urlsplit(self.service_url(service))
+        return url.hostname or "127.0.0.1", url.port or 80
+
+    def load_url(self, service: str) -> str:
+        """The service's address for Locust, in the form its manifest declares (``url:``, default http://)."""
+        from .launch import expand
+
+        host, port = self.load_address(service)
+        shown = f"[{host}]" if ":" in host else host
+        return expand(self.system.services[service].url, {"host": shown, "port": str(port), "service": service},
+                      f"services.{service}.url")
 
     @property
     def entry_url(self) -> str:
-        return self.service_url(self.system.entry)
+        """The load's host: the entry service's address for Locust."""
+        return self.load_url(self.system.entry)
+
+    def unfaultable(self) -> list[str]:
+        """What this deployment cannot put a fault on, in words (announced at start, journalled)."""
+        return [f"the calls '{name}' makes itself (it is already running at {svc.address}; its own configuration "
+                "names its upstreams), and any traffic to it that does not come through the harness's edges"
+                for name, svc in self.system.services.items() if svc.external]
 
     def drain_events(self) -> list[Record]:
         """Target events reported since the last call, as journal records, in time order."""
@@ -193,8 +239,10 @@ class Deployment(ABC):
         return out
 
     def load_env(self) -> dict[str, str]:
-        """Environment for the load generator: every service's direct URL."""
-        return {f"HARNESS_URL_{name.upper().replace('-', '_')}": self.service_url(name) for name in self.system.services}
+        """Environment for the load generator: every service's URL as Locust reaches it (through its
+        ``load->SERVICE`` proxy when that edge is interposed), in the form its manifest declares."""
+        urls = {f"HARNESS_URL_{name.upper().replace('-', '_')}": self.load_url(name) for name in self.system.services}
+        return {**urls, **self.load_deps.env()}
 
     # -- what each runtime supplies for its services ---------------------------------------
     def _start_service(self, name: str) -> None:

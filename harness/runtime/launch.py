@@ -84,10 +84,11 @@ def launch_spec(system: SystemSpec, name: str, placement: Placement, defect: str
         "edges": EdgeAddresses({edge: placement.edge_address(edge) for edge in placement.proxy_ports}),
         "params": ParamValues(system.params),
     }
-    argv = [expand(a, values, f"services.{name}.command") for a in svc.command]
+    # No command: a service with an image of its own runs the image's command (Docker runtime).
+    argv = [expand(a, values, f"services.{name}.command") for a in svc.command or []]
     env = {"HOST": placement.host, "PORT": str(placement.port), "HARNESS_SERVICE": name, "PYTHONUNBUFFERED": "1"}
     for edge in system.edges.values():
-        if edge.source == name:
+        if edge.source == name and edge.env is not None:  # None: a Compose edge, reached by the callee's name
             # The upstream's URL template sees the proxy as {host}:{port}: the caller never learns the callee's address.
             env[edge.env] = expand(edge.url, {**values, "host": placement.proxy_host,
                                               "port": str(placement.proxy_ports[edge.name])}, f"upstream url of {name}")

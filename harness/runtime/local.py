@@ -23,6 +23,8 @@ from ..metrics.prometheus_server import PrometheusServer
 from ..net import free_port
 from .base import Deployment, DeployRequest, runtimes
 from .health import wait_healthy
+from ..allowlist import parse_address
+from ..system import load_edge_name
 from .launch import Placement, launch_spec
 from .logtail import EventTail
 
@@ -33,6 +35,8 @@ class LocalDeployment(Deployment):
     def __init__(self, req: DeployRequest):
         super().__init__(req)
         self.server = ToxiproxyServer(log_path=self.logs_dir / "toxiproxy.log")
+        self.hosts: dict[str, str] = {}
+        """Where each service listens: loopback for those started here, the declared host for one already running."""
         self.ports: dict[str, int] = {}
         self.proxy_ports: dict[str, int] = {}
         self.processes: dict[str, ChildProcess] = {}
@@ -45,14 +49,23 @@ class LocalDeployment(Deployment):
         self.server.start()
         self.toxiproxy: ToxiproxyClient = self.server.client
         self.req.journal.write("toxiproxy_started", api=self.server.api_url, pid=self.server.pid)
-        for name in self.system.services:
-            self.ports[name] = free_port(HOST)
-        for edge in self.system.edges.values():
+        for name, svc in self.system.services.items():
+            if svc.address is not None:  # already running: validated as loopback or allowlisted
+                address = parse_address(svc.address)
+                self.hosts[name], self.ports[name] = address.host, address.port
+            else:
+                self.hosts[name], self.ports[name] = HOST, free_port(HOST)
+        targets = {edge.name: edge.target for edge in self.system.edges.values()}
+        targets.update({edge: self.system.load_edges[edge] for edge in self.load_edges})
+        for edge, target in targets.items():
             listen_port = free_port(HOST)
-            self.proxy_ports[edge.name] = listen_port
-            upstream = f"{HOST}:{self.ports[edge.target]}"
-            self.toxiproxy.create_proxy(edge.name, listen=f"{HOST}:{listen_port}", upstream=upstream)
-            self.req.journal.write("proxy_created", edge=edge.name, listen=f"{HOST}:{listen_port}", upstream=upstream)
+            self.proxy_ports[edge] = listen_port
+            upstream = self._address(target)
+            self.toxiproxy.create_proxy(edge, listen=f"{HOST}:{listen_port}", upstream=upstream)
+            self.req.journal.write("proxy_created", edge=edge, listen=f"{HOST}:{listen_port}", upstream=upstream)
+        for line in self.unfaultable():
+            self.req.journal.write("unfaultable", what=line)
+            self.req.events.notice.fire(message=f"cannot fault {line}")
         # Before the services: Prometheus's first scrape comes ~5 s after it starts; overlap that.
         self.prometheus.start_for_run(self._scrape_targets(), self.req.journal,
                                       notice=lambda m: self.req.events.notice.fire(message=m))
@@ -60,8 +73,12 @@ class LocalDeployment(Deployment):
         if self.req.metrics_needed:
             self.prometheus.wait_scraping(self.req.journal)
 
+    def _address(self, service: str) -> str:
+        host = self.hosts[service]
+        return f"[{host}]:{self.ports[service]}" if ":" in host else f"{host}:{self.ports[service]}"
+
     def _scrape_targets(self) -> list[ScrapeTarget]:
-        targets = [ScrapeTarget(name, f"{HOST}:{self.ports[name]}", svc.metrics)
+        targets = [ScrapeTarget(name, self._address(name), svc.metrics)
                    for name, svc in self.system.services.items() if svc.metrics]
         # Toxiproxy runs with -proxy-metrics: bytes through each edge, seen from the network.
         return targets + [ScrapeTarget("toxiproxy", f"{HOST}:{self.server.port}")]
@@ -72,6 +89,8 @@ class LocalDeployment(Deployment):
 
     def _launch_service(self, name: str) -> Callable[[], None]:
         svc = self.system.services[name]
+        if svc.external:
+            return self._await_external(name)
         spec = launch_spec(self.system, name, self._placement(name), self.req.defect)
         log_path = self.logs_dir / f"{name}.log"
         proc = ChildProcess(name, spec.argv, cwd=Path(spec.cwd), env={**os.environ, **spec.env, **runstate.child_env()},
@@ -90,9 +109,27 @@ class LocalDeployment(Deployment):
             self._service_started(name, time.monotonic() - launched, pid=proc.pid)
         return ready
 
+    def _await_external(self, name: str) -> Callable[[], None]:
+        """A service already running is not started: it must answer its health check, like one started here."""
+        svc = self.system.services[name]
+        asked = time.monotonic()
+        self.tails.setdefault(name, EventTail(name, self.logs_dir / f"{name}.log"))  # no log: no events
+
+        def ready() -> None:
+            wait_healthy(name, self.hosts[name], self.ports[name], svc.health, exited=lambda: None,
+                         log_tail=lambda: f"(not started by the harness: already running at {svc.address})")
+            self._service_started(name, time.monotonic() - asked, external=True, address=svc.address)
+        return ready
+
     # -- the running system ----------------------------------------------------------------
     def service_url(self, service: str) -> str:
-        return f"http://{HOST}:{self.ports[service]}"
+        return f"http://{self._address(service)}"
+
+    def load_address(self, service: str) -> tuple[str, int]:
+        edge = load_edge_name(service)
+        if edge in self.proxy_ports:
+            return HOST, self.proxy_ports[edge]
+        return self.hosts[service], self.ports[service]
 
     def _launched_services(self) -> list[str]:
         return list(self.processes)

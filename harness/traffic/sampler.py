@@ -156,7 +156,8 @@ def start_sampling(deployment: Any, log_path: Path | None, interval: float = 0.5
     api = getattr(getattr(deployment, "toxiproxy", None), "base_url", None)
     if not isinstance(api, str):
         return None
-    proxies = {deployment.proxy_for_edge(edge): edge for edge in deployment.system.edges}
+    edges = getattr(deployment, "proxied_edges", None) or list(deployment.system.edges)  # with load-path edges
+    proxies = {deployment.proxy_for_edge(edge): edge for edge in edges}
     return EdgeSampler(api, proxies, interval, log_path=log_path).start()
 
 

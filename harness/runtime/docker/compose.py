@@ -77,6 +77,10 @@ def generate(specs: list[SystemSpec]) -> dict[str, str]:
                 "depends_on": {"toxiproxy": {"condition": "service_started"},
                                **{_name(system, up.service): {"condition": "service_healthy"} for up in svc.upstreams}},
             }
+            if svc.image:  # an image of its own: its own command unless the manifest gives one
+                entry.update(image=svc.image, command=spec.argv or None)
+                entry.pop("build")
+                entry = {k: v for k, v in entry.items() if v is not None}
             if name == system.entry:
                 entry["ports"] = [f"127.0.0.1:{FIRST_ENTRY_PORT + index}:{spec.port}"]
             services[_name(system, name)] = entry

@@ -30,11 +30,12 @@ from ...faults.process import DeathMode
 from ...faults.tarpit import TarpitClient, TarpitError
 from ...faults.toxiproxy import ToxiproxyClient
 from ...net import free_port
+from ...system import load_edge_name
 from ..base import Deployment, DeployRequest
 from ..logtail import EventTail
 from . import images, layout
 from . import prometheus as prom
-from .health import wait_ready
+from .health import wait_container_healthy, wait_ready
 from .logs import LogFollower
 from .resources import (RUN_LABEL, SERVICE_LABEL, address_in, connect, create_network, leftovers, remove_labelled,
                         remove_orphans, run_labels)
@@ -54,6 +55,8 @@ class DockerDeployment(Deployment):
         self.followers: dict[str, LogFollower] = {}
         self.host_ports: dict[str, int] = {}
         self.addresses: dict[str, str] = {}
+        self.load_ports: dict[str, int] = {}
+        """Load-path edge -> its listener's port inside the Toxiproxy container."""
         self.tarpit: TarpitClient | None = None
         self._image = ""
 
@@ -68,10 +71,22 @@ class DockerDeployment(Deployment):
         if reserved:
             raise InputError(f"services.{reserved[0]}: the Docker runtime runs its own '{reserved[0]}' container; "
                              "rename the service", file=str(self.system.directory / "system.yaml"))
+        running = self.system.external_services
+        if running:
+            # Containers reach the host's loopback only through the host's own network namespace.
+            raise InputError(f"services.{running[0]}.address: a service already running on this machine cannot be "
+                             "reached from the run's containers; run this system with --runtime local",
+                             file=str(self.system.directory / "system.yaml"))
         self.client = connect()
         for gone in remove_orphans(self.client):
             self.notice(f"removed {gone}, left behind by a harness run that no longer exists")
-        image = self._image = images.target_image(self.client, self.notice, layout.image_catalog(self.system))
+        own = {name: svc.image for name, svc in self.system.services.items() if svc.image}
+        # The targets image only when some service runs in it (one with an image of its own does not);
+        # else the tarpit helper looks for it the first time a black hole needs it.
+        image = self._image = images.target_image(self.client, self.notice, layout.image_catalog(self.system)) \
+            if len(own) < len(self.system.services) else ""
+        for name, ref in own.items():
+            images.service_image(self.client, name, ref)
         toxiproxy_image = images.toxiproxy_image(self.client)
         self.network, subnet, _ = create_network(self.client, f"harness-{self.run_id}", run_labels(self.run_id))
         self.addresses[TOXIPROXY] = address_in(subnet, 2)
@@ -79,31 +94,54 @@ class DockerDeployment(Deployment):
             self.addresses[name] = address_in(subnet, i)
         self.addresses[prom.NAME] = address_in(subnet, 3 + len(self.system.services))
         self.req.journal.write("docker_deployment", run_id=self.run_id, network=self.network.name, subnet=subnet,
-                               image=image, toxiproxy_image=toxiproxy_image, label=f"{RUN_LABEL}={self.run_id}")
+                               image=image, images=own, toxiproxy_image=toxiproxy_image,
+                               label=f"{RUN_LABEL}={self.run_id}")
         # Prometheus first: it takes about 5 s to load its targets, time the others' start-up can use.
         prometheus_image = prom.launch(self)
         self._start_toxiproxy(toxiproxy_image)
         ports = layout.proxy_ports(self.system)
-        for edge in self.system.edges.values():
-            upstream = f"{self.addresses[edge.target]}:{layout.service_port(self.system, edge.target)}"
-            listen = f"{layout.LISTEN_HOST}:{ports[edge.name]}"
-            self.toxiproxy.create_proxy(edge.name, listen=listen, upstream=upstream)
-            self.req.journal.write("proxy_created", edge=edge.name, listen=listen, upstream=upstream)
+        self._wire_edges(ports)
         for name in self.system.start_order():
-            spec = layout.service_container(self.system, name, proxy_host=self.addresses[TOXIPROXY], ports=ports,
-                                            defect=self.req.defect)
-            volumes = {str(self.req.run_dir): {"bind": layout.RUN_DIR, "mode": "rw"},
-                       **{host: {"bind": path, "mode": "ro"} for host, path in spec.mounts.items()}}
-            # One image for every service today; the seam where a per-service image would be chosen.
-            self.create_container(name, image, command=spec.argv, environment=spec.env, working_dir=spec.workdir,
-                         port=spec.port, volumes=volumes, init=True)
+            self._create_service(name, image, ports)
         self._start_services()
         if prometheus_image and prom.ready(self, prometheus_image) and self.req.metrics_needed:
             prom.wait_scraping(self)
 
+    def _wire_edges(self, ports: dict[str, int]) -> None:
+        """A proxy per edge in the Toxiproxy container; load-path edges on their published ports."""
+        targets = {edge.name: edge.target for edge in self.system.edges.values()}
+        targets.update({edge: self.system.load_edges[edge] for edge in self.load_edges})
+        for edge, target in targets.items():
+            upstream = f"{self.addresses[target]}:{layout.service_port(self.system, target)}"
+            port = self.load_ports[edge] if edge in self.load_ports else self._edge_listen_port(edge, target, ports)
+            listen = f"{self._edge_listen_host(edge)}:{port}"
+            self.toxiproxy.create_proxy(edge, listen=listen, upstream=upstream)
+            self.req.journal.write("proxy_created", edge=edge, listen=listen, upstream=upstream)
+
+    def _edge_listen_host(self, edge: str) -> str:
+        return layout.LISTEN_HOST
+
+    def _edge_listen_port(self, edge: str, target: str, ports: dict[str, int]) -> int:
+        return ports[edge]
+
+    def _create_service(self, name: str, image: str, ports: dict[str, int]) -> None:
+        """The service's container (created, not started): the manifest's command in the targets image, or its own image."""
+        spec = layout.service_container(self.system, name, proxy_host=self.addresses[TOXIPROXY], ports=ports,
+                                        defect=self.req.defect)
+        volumes = {str(self.req.run_dir): {"bind": layout.RUN_DIR, "mode": "rw"},
+                   **{host: {"bind": path, "mode": "ro"} for host, path in spec.mounts.items()}}
+        svc = self.system.services[name]
+        # An image of its own runs its own command and working directory unless the manifest gives them.
+        options: dict[str, Any] = {"command": spec.argv or None}
+        if svc.image is None or svc.cwd is not None:
+            options["working_dir"] = spec.workdir
+        self.create_container(name, svc.image or image, environment=spec.env, port=spec.port, volumes=volumes,
+                              init=True, **options)
+
     def create_container(self, name: str, image: str, *, port: int, extra_ports: tuple[int, ...] = (),
-                         **options: Any) -> None:
-        """``extra_ports`` are published too, at ``host_ports["<name>:<port>"]``."""
+                         aliases: list[str] | None = None, **options: Any) -> None:
+        """``extra_ports`` are published too, at ``host_ports["<name>:<port>"]``; ``aliases``: the
+        container's names on the run's network (default: the service's name)."""
         self.host_ports[name] = free_port(HOST)
         published = {f"{port}/tcp": (HOST, self.host_ports[name])}
         for extra in extra_ports:
@@ -115,7 +153,7 @@ class DockerDeployment(Deployment):
             ports=published,
             network=self.network.name,
             networking_config={self.network.name: self.client.api.create_endpoint_config(
-                ipv4_address=self.addresses[name], aliases=[name])},
+                ipv4_address=self.addresses[name], aliases=[name] if aliases is None else aliases)},
             **options)
         self._follow(name, container)
 
@@ -129,11 +167,15 @@ class DockerDeployment(Deployment):
         self.followers[name] = LogFollower(open_stream, self.logs_dir / f"{name}.log")
 
     def _start_toxiproxy(self, image: str) -> None:
-        # The tarpit helper's port is published here: it shares this container's network namespace.
+        # Load-path edges listen in the Toxiproxy container on ports published to the host, where Locust
+        # runs; the tarpit helper's port too: it shares this container's network namespace.
+        for i, edge in enumerate(self.load_edges):
+            self.load_ports[edge] = layout.FIRST_LOAD_PORT + i
         self.create_container(TOXIPROXY, image, port=layout.TOXIPROXY_API_PORT, environment={"LOG_LEVEL": "info"},
-                              extra_ports=(layout.TARPIT_CONTROL_PORT,),
+                              extra_ports=(layout.TARPIT_CONTROL_PORT, *self.load_ports.values()),
                               command=[f"-host={layout.LISTEN_HOST}", f"-port={layout.TOXIPROXY_API_PORT}",
                                        "-proxy-metrics"])
+        self._before_toxiproxy_starts()
         self.containers[TOXIPROXY].start()
         self.followers[TOXIPROXY].follow()
         api = f"http://{HOST}:{self.host_ports[TOXIPROXY]}"
@@ -147,6 +189,9 @@ class DockerDeployment(Deployment):
         self.req.journal.write("toxiproxy_started", api=api, container=self.containers[TOXIPROXY].short_id,
                                address=self.addresses[TOXIPROXY])
 
+    def _before_toxiproxy_starts(self) -> None:
+        """Where a subclass joins Toxiproxy to more networks (its listeners bind to addresses there)."""
+
     def _launch_service(self, name: str) -> Callable[[], None]:
         container = self.containers[name]
         self.followers[name].stop()  # a restarted service: the old stream has ended; one continuous log
@@ -156,8 +201,13 @@ class DockerDeployment(Deployment):
         self.tails.setdefault(name, EventTail(name, self.followers[name].path))
 
         def ready() -> None:
-            wait_ready(name, self.host_ports[name], self.system.services[name].health,
-                       exited=lambda: self._exit_code(name), log_tail=self.followers[name].tail)
+            health = self.system.services[name].health
+            if health.type == "container":
+                wait_container_healthy(name, container, health, exited=lambda: self._exit_code(name),
+                                       log_tail=self.followers[name].tail)
+            else:
+                wait_ready(name, self.host_ports[name], health, exited=lambda: self._exit_code(name),
+                           log_tail=self.followers[name].tail)
             self._service_started(name, time.monotonic() - launched, container=container.short_id,
                                   address=self.addresses[name])
         return ready
@@ -172,6 +222,12 @@ class DockerDeployment(Deployment):
     # -- the running system ----------------------------------------------------------------
     def service_url(self, service: str) -> str:
         return f"http://{HOST}:{self.host_ports[service]}"
+
+    def load_address(self, service: str) -> tuple[str, int]:
+        edge = load_edge_name(service)
+        if edge in self.load_ports:
+            return HOST, self.host_ports[f"{TOXIPROXY}:{self.load_ports[edge]}"]
+        return HOST, self.host_ports[service]
 
     def _launched_services(self) -> list[str]:
         return [n for n in self.system.services if n in self.followers]
@@ -200,7 +256,8 @@ class DockerDeployment(Deployment):
             return self.tarpit
         with self._docker_errors("Docker could not start the tarpit helper", "see `docker info`"):
             container = self.client.containers.create(
-                self._image, name=f"harness-{self.run_id}-{TARPIT}", detach=True, init=True,
+                self._image or images.target_image(self.client, self.notice, layout.image_catalog(self.system)),
+                name=f"harness-{self.run_id}-{TARPIT}", detach=True, init=True,
                 labels=run_labels(self.run_id, **{SERVICE_LABEL: TARPIT}),
                 network_mode=f"container:{self.containers[TOXIPROXY].id}",
                 command=[layout.PYTHON, "-m", "harness.faults.tarpit",
@@ -302,4 +359,8 @@ class DockerDeployment(Deployment):
 
 
 def deploy_docker(req: DeployRequest) -> Deployment:
+    if req.system.compose is not None:
+        from .team_compose import ComposeDeployment
+
+        return ComposeDeployment(req).start()
     return DockerDeployment(req).start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Callable
+from typing import Any, Callable
 
 from ...errors import TargetStartFailed
 from ...system import HealthSpec
@@ -60,3 +60,26 @@ def probe_tcp(host: str, port: int) -> str | None:
             return None if data else "connection closed at once (nothing listens in the container yet)"
     except OSError as exc:
         return f"{type(exc).__name__}: {exc}"
+
+
+def wait_container_healthy(service: str, container: Any, spec: HealthSpec, *, exited: Callable[[], int | None],
+                           log_tail: Callable[[], str]) -> float:
+    """Block until Docker reports the container's own HEALTHCHECK as healthy; return the seconds it took."""
+    started = time.monotonic()
+    deadline = started + spec.timeout
+    status = "no status yet"
+    while time.monotonic() < deadline:
+        code = exited()
+        if code is not None:
+            raise TargetStartFailed(
+                f"service '{service}' (container) exited with code {code} before it was healthy; last log lines:\n"
+                f"{indent(log_tail())}", hint="see logs/<service>.log in the run folder")
+        container.reload()
+        health = (container.attrs.get("State") or {}).get("Health") or {}
+        status = str(health.get("Status") or "the image has no HEALTHCHECK")
+        if status == "healthy":
+            return time.monotonic() - started
+        time.sleep(spec.interval)
+    raise TargetStartFailed(
+        f"service '{service}' was not healthy within {spec.timeout:g}s (Docker says: {status}); last log lines:\n"
+        f"{indent(log_tail())}", hint="raise health.timeout in the manifest, or check the healthcheck's test")

@@ -55,3 +55,22 @@ def toxiproxy_image(client: Any) -> str:
             f"({str(exc).splitlines()[0][:200]})",
             hint=f"build {layout.TOXIPROXY_LOCAL_IMAGE}: `make images`; or name one in ${layout.TOXIPROXY_IMAGE_ENV}"
         ) from None
+
+
+def service_image(client: Any, service: str, name: str) -> None:
+    """A service's own image (``image:`` in the manifest) is there, or pulled; else say how to build it."""
+    import docker
+
+    try:
+        client.images.get(name)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        client.images.pull(name)
+    except docker.errors.DockerException as exc:
+        raise EnvironmentProblem(
+            f"services.{service}.image: {name} is not there and could not be pulled "
+            f"({str(exc).splitlines()[0][:200]})",
+            hint=f"build it first (`docker build -t {name} .`; docs/your-own-system.md shows a Dockerfile "
+                 "for your own binaries), or name an image `docker images` lists") from None

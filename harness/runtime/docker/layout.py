@@ -48,6 +48,7 @@ LISTEN_HOST = "0.0.0.0"
 TOXIPROXY_API_PORT = 8474
 TARPIT_CONTROL_PORT = 8475  # the tarpit helper's API, in Toxiproxy's network namespace (harness.faults.tarpit)
 FIRST_PROXY_PORT = 10000
+FIRST_LOAD_PORT = 20000  # load-path edges (load->SERVICE): published to the host, where Locust runs
 
 
 @dataclass
