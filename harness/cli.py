@@ -101,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default 4)")
     exp.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
 
+    from .ui.command import add_parser as add_ui_parser
+
+    add_ui_parser(sub, [catalog])
+
     val = sub.add_parser("validate", help="validate experiment files (and their systems) without running",
                          parents=[catalog])
     val.add_argument("files", type=Path, nargs="+")
@@ -176,6 +180,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return cmd_mutate(args)
                 if args.command == "explore":
                     return cmd_explore(args)
+                if args.command == "ui":
+                    from .ui.command import cmd_ui
+
+                    return cmd_ui(args)
                 return cmd_run(args)
         except InputError as exc:
             err(f"harness: invalid input\n{exc.render()}")
