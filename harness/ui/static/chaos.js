@@ -153,15 +153,19 @@
     });
   }
 
+  var polling = false;
   function refresh() {
     if (!system) { return; }
     api("GET", "/chaos/faults").then(function (r) { if (r.status === 200) { renderActive(r.data); } });
+    if (polling) { return; }  // one events poll at a time, or the same events arrive twice
+    polling = true;
     api("GET", "/chaos/events?since=" + lastEvent).then(function (r) {
+      polling = false;
       if (r.status !== 200 || !r.data.length) { return; }
       events = events.concat(r.data);
       lastEvent = r.data[r.data.length - 1].t;
       renderEvents();
-    });
+    }, function () { polling = false; });
   }
 
   function build() {
