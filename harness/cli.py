@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--defect", help="switch on one of the system's defects")
     run.add_argument("--seed", type=int, help="override the experiment's seed")
     run.add_argument("--runtime", default="local", help="where the system runs (default: local)")
+    run.add_argument("--workers", type=_workers, help="Locust's master and N workers (default: the experiment's "
+                     "load.workers, 0: one process)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
     _tolerance_options(run)
 
@@ -341,7 +343,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # ignore_signals_after: once the reports are written, a signal must not turn the exit code
     # into another one than result.json's (the process only prints two lines and exits).
     opts = RunOptions(defect=args.defect, seed=args.seed, out=Path(args.out) if args.out is not None else None,
-                      runtime=args.runtime, ignore_signals_after=True)
+                      runtime=args.runtime, ignore_signals_after=True, workers=args.workers)
     if not args.quiet:
         ConsoleProgress(opts.events)
     result = run_experiment(exp, opts)
@@ -380,6 +382,8 @@ def _run_suite(args: argparse.Namespace, tol: Tolerance) -> int:
 
     if args.baseline is not None and not args.baseline.is_dir():
         raise InputError(f"--baseline '{args.baseline}' is not a folder")
+    if args.workers is not None:
+        raise InputError("--workers runs one experiment with Locust workers; for a suite, set load.workers in its files")
     jobs = plan(args.experiments, defects=args.defects)
     for job in jobs:
         _check_for_runtime(job.exp.target, args.runtime)
@@ -493,6 +497,16 @@ def _duration(text: str) -> float:
         return parse_duration(text if not text.replace(".", "", 1).isdigit() else float(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _workers(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of workers, not {text!r}") from None
+    if not 0 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"between 0 and 64 workers, not {n}")
+    return n
 
 
 def _names(text: str) -> list[str]:

@@ -30,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction, parents: list[argparse.ArgumentP
     ui.add_argument("--web-host", default=LOOPBACK,
                     help="address of Locust's web UI (default 127.0.0.1; the Chaos tab can break systems)")
     ui.add_argument("--web-port", type=int, default=8089, help="port of Locust's web UI (default 8089)")
+    ui.add_argument("--workers", type=int, help="Locust's master and N workers (default: the experiment's load.workers)")
     ui.add_argument("--quiet", action="store_true", help="print only the addresses, the verdict and the report path")
 
 
@@ -57,6 +58,8 @@ def cmd_ui(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys
 
     if not 0 < args.web_port < 65536:
         raise InputError(f"--web-port: {args.web_port} is not a port (1-65535)")
+    if args.workers is not None and not 0 <= args.workers <= 64:
+        raise InputError(f"--workers: between 0 and 64, not {args.workers}")
     exp = session_experiment(args.target)
     if args.web_host != LOOPBACK:
         err.write(f"harness ui: WARNING: --web-host {args.web_host}: the web UI (and its Chaos tab, which can break "
@@ -69,7 +72,8 @@ def cmd_ui(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys
         out.flush()
 
     opts = UiOptions(defect=args.defect, seed=args.seed, out=args.out, runtime=args.runtime, web_host=args.web_host,
-                     web_port=args.web_port, ignore_signals_after=True, on_ready=ready)
+                     web_port=args.web_port, ignore_signals_after=True, on_ready=ready,
+                     workers=args.workers)
     if not args.quiet:
         ConsoleProgress(opts.events)
     result = run_session(exp, opts)

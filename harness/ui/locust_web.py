@@ -24,6 +24,7 @@ from __future__ import annotations
 import locust  # noqa: I001
 import locust.env
 import locust.log
+import locust.runners
 from locust.argument_parser import get_parser
 
 import argparse
@@ -40,7 +41,14 @@ import requests
 from flask import Blueprint, Response, request
 from werkzeug.datastructures import ImmutableMultiDict
 
-from harness.load.locust_process import EXIT_USAGE, RecordWriter, UsageError, import_locustfile, select_user_classes
+from harness.load.locust_process import (
+    EXIT_USAGE,
+    RecordWriter,
+    UsageError,
+    import_locustfile,
+    select_user_classes,
+    wait_for_workers,
+)
 
 STATIC = Path(__file__).parent / "static"
 TAB_KEY = "chaos"
@@ -64,6 +72,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--web-host", default="127.0.0.1")
     p.add_argument("--web-port", type=int, default=8089)
     p.add_argument("--control", required=True, help="base URL of the harness's control server (loopback)")
+    p.add_argument("--workers", type=int, default=0, help="be Locust's master for N workers (they make the requests)")
+    p.add_argument("--master-bind-host", default="127.0.0.1")
+    p.add_argument("--master-bind-port", type=int, default=5557)
     return p.parse_args(argv)
 
 
@@ -140,7 +151,11 @@ def run(args: argparse.Namespace) -> int:
                                        "--spawn-rate", repr(float(args.spawn_rate))])
     env = locust.env.Environment(user_classes=user_classes, host=args.host, events=locust.events,
                                  parsed_options=options, locustfile=str(args.locustfile))
-    runner = env.create_local_runner()
+    runner: locust.runners.Runner
+    if args.workers:
+        runner = env.create_master_runner(master_bind_host=args.master_bind_host, master_bind_port=args.master_bind_port)
+    else:
+        runner = env.create_local_runner()
     env.create_web_ui(host=args.web_host, port=args.web_port, delayed_start=True)
     env.events.init.fire(environment=env, runner=runner, web_ui=env.web_ui)
     install_chaos_tab(env, args.control.rstrip("/"), args.host)
@@ -170,10 +185,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"harness.ui.locust_web: the web UI could not listen on {args.web_host}:{args.web_port}",
                   file=sys.stderr)
             return 3
-        writer.write("load_started", web=f"http://{args.web_host}:{args.web_port}/", users=0)
+        if args.workers and not wait_for_workers(runner, args.workers, 60.0, stop_requested):
+            print(f"harness.ui.locust_web: {runner.worker_count} of {args.workers} worker(s) connected within 60s",
+                  file=sys.stderr)
+            return 3
+        writer.write("load_started", web=f"http://{args.web_host}:{args.web_port}/", users=0, workers=args.workers)
         stop_requested.wait()
+        totals: dict[str, Any] = {}
+        if args.workers:
+            runner.stop()  # the workers' last statistics reach the master within one report interval
+            gevent.sleep(locust.runners.WORKER_REPORT_INTERVAL + 1.0)
+            totals = {"locust_requests": env.stats.total.num_requests, "locust_failures": env.stats.total.num_failures}
         runner.quit()
-        writer.write("load_stopped")
+        writer.write("load_stopped", **totals)
     finally:
         writer.close()
         if env.web_ui is not None:

@@ -70,6 +70,8 @@ class UiOptions:
     runtime: str = "local"
     web_host: str = LOOPBACK
     web_port: int = 8089
+    workers: int | None = None
+    """Locust workers; None: the experiment's ``load.workers``."""
     events: RunEvents = field(default_factory=RunEvents)
     ignore_signals_after: bool = False
     on_ready: Callable[[str, str], None] | None = None
@@ -92,6 +94,9 @@ class UiLoadProcess(LoadProcess):
             cmd += ["--user-class", name]
         if self.record_bodies:
             cmd += ["--record-bodies", str(self.record_bodies)]
+        if self.workers:
+            cmd += ["--workers", str(self.workers), "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", str(self.master_port)]
         return cmd
 
 
@@ -315,7 +320,8 @@ def run_session(exp: ExperimentSpec, opts: UiOptions) -> RunResult:
                         locustfile=locustfile, host=deployment.entry_url, users=exp.load.users,
                         spawn_rate=exp.load.spawn_rate, user_classes=exp.load.user_classes, seed=seed,
                         out_dir=run_dir / REQUESTS_DIR, log_path=run_dir / "logs" / "locust.log",
-                        env=deployment.load_env(), record_bodies=exp.load.record_bodies)
+                        env=deployment.load_env(), record_bodies=exp.load.record_bodies,
+                        workers=exp.load.workers if opts.workers is None else opts.workers)
                     _phase(journal, ev, "load")
                     load.start()
                     t0 = load.wait_started(timeout=60.0)
