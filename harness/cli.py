@@ -134,6 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
     mut.add_argument("--runtime", default="local")
     mut.add_argument("--quiet", action="store_true")
 
+    ini = sub.add_parser("init", help="write a commented starter (manifest, locustfile, experiment) for one HTTP "
+                                      "service into a directory; never overwrites")
+    ini.add_argument("directory", type=Path, nargs="?", default=Path("."))
+    ini.add_argument("--name", help="the system's (and service's) name (default: the directory's name)")
+    ini.add_argument("--command", dest="service_command", help="how to start your service, e.g. './server --port {port}' (default: a "
+                                       "stand-in service.py is written too)")
+    ini.add_argument("--health", default="/health", help="the path that answers 2xx once it is ready (default /health)")
+
     clean = sub.add_parser("clean", help="stop and remove what runs of a killed harness left (processes, "
                                          "temporary directories, Docker resources)")
     clean.add_argument("--dry-run", action="store_true", help="only list what would be removed")
@@ -172,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return cmd_validate(args.files, args.runtime)
                 if args.command == "list":
                     return cmd_list(args.json)
+                if args.command == "init":
+                    return cmd_init(args)
                 if args.command == "clean":
                     return cmd_clean(args.dry_run)
                 if args.command == "report":
@@ -233,6 +243,18 @@ def _flush_standard_streams() -> None:
         safe_write(stream, "")
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from .init import Starter, default_name, init, parse_command
+
+    starter = Starter(name=args.name or default_name(args.directory), command=parse_command(args.service_command),
+                      health=args.health)
+    written = init(args.directory, starter)
+    print(f"wrote {', '.join(str(p) for p in written)}")
+    exp = args.directory / "experiment.yaml"
+    print(f"next: harness validate {exp}   then: harness run {exp}")
+    return 0
+
+
 def cmd_validate(files: list[Path], runtime: str = "local") -> int:
     from .experiment import load_experiment
 
@@ -240,7 +262,8 @@ def cmd_validate(files: list[Path], runtime: str = "local") -> int:
     for f in files:
         try:
             exp = load_experiment(f)
-            _check_for_runtime(exp.target, runtime)
+            with exp.plugin_scope.active():  # a runtime its system's plugins register
+                _check_for_runtime(exp.target, runtime)
         except InputError as exc:
             err(exc.render())
             worst = 2

@@ -22,7 +22,7 @@ from .faults.capabilities import explicit_server_problem
 from .load.locustfile_check import locustfile_problems
 from .model import Spec
 from .params import Derivation, DerivationError, derive
-from .registry import UnknownEntry
+from .registry import Scope, UnknownEntry
 from .system import NAME_PATTERN, SystemSpec, load_system
 from .yamlfile import YamlDocument, format_loc, is_file, problems_from_validation, read_yaml
 
@@ -95,6 +95,12 @@ class ExperimentSpec(Spec):
 
     path: Path = Field(default=Path("."), exclude=True)
     system_spec: SystemSpec | None = Field(None, exclude=True)
+    _plugin_scope: Scope = PrivateAttr(default_factory=Scope)
+
+    @property
+    def plugin_scope(self) -> Scope:
+        """The registries' view this experiment is validated and run in: its system's plugins."""
+        return self._plugin_scope
 
     @property
     def target(self) -> SystemSpec:
@@ -123,14 +129,15 @@ def parse_experiment(doc: YamlDocument) -> ExperimentSpec:
     problems = Problems(file=file)
 
     exp.system_spec = _load_target(exp, doc)
-    plugins.load_for(exp.target)
+    exp._plugin_scope = plugins.load_for(exp.target)
 
-    _validate_load(exp, doc, problems)
-    _validate_faults(exp, doc, problems)
-    for group, specs in (("checks", exp.checks), ("steady_state.conditions", exp.steady_state.conditions)):
-        for i, spec in enumerate(specs):
-            loc = tuple(group.split(".")) + (i,)
-            _validate_check(spec, loc, exp, doc, problems, steady=(group != "checks"))
+    with exp.plugin_scope.active():  # only this system's plugins (and installed ones) name types here
+        _validate_load(exp, doc, problems)
+        _validate_faults(exp, doc, problems)
+        for group, specs in (("checks", exp.checks), ("steady_state.conditions", exp.steady_state.conditions)):
+            for i, spec in enumerate(specs):
+                loc = tuple(group.split(".")) + (i,)
+                _validate_check(spec, loc, exp, doc, problems, steady=(group != "checks"))
     problems.raise_if_any()
     return exp
 

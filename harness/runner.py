@@ -89,6 +89,11 @@ def default_run_dir(exp: ExperimentSpec, defect: str | None) -> Path:
 
 
 def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> RunResult:
+    with exp.plugin_scope.active():  # faults, checks and runtimes as its system's plugins registered them
+        return _run(exp, options)
+
+
+def _run(exp: ExperimentSpec, options: RunOptions | None) -> RunResult:
     opts = options or RunOptions()
     system = exp.target
     if opts.defect is not None and opts.defect not in system.defects:

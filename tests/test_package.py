@@ -155,3 +155,13 @@ def test_without_a_catalogue_the_engine_says_where_the_reference_systems_are(ins
     assert "unknown system 'circuit-breaker'" in run.stderr and "--catalog" in run.stderr
     found = harness(installed, tmp_path, "validate", "--catalog", str(CHECKOUT), "cb.yaml")
     assert found.returncode == 0, found.stderr
+
+
+def test_the_wheel_brings_harness_init_and_registers_the_pytest_plugin(installed: Path, tmp_path: Path) -> None:
+    assert harness(installed, tmp_path, "init", "shop").returncode == 0
+    checked = harness(installed, tmp_path, "validate", "shop/experiment.yaml")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    code = "from importlib.metadata import entry_points as e; print([p.value for p in e(group='pytest11')])"
+    out = subprocess.run([str(installed / "bin" / "python"), "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         check=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    assert "harness.pytest_plugin" in out

@@ -33,11 +33,12 @@ def run_one(spec: "CheckSpec", history: "History", windows: Windows, group: str)
 
 def evaluate(exp: "ExperimentSpec", history: "History") -> list[CheckResult]:
     results: list[CheckResult] = []
-    for group, spec, windows in each_spec(exp, history):
-        r = run_one(spec, history, windows, group=group)
-        if group != "checks":
-            r.name = f"steady-state {windows.default}: {r.name}"
-        results.append(r)
+    with exp.plugin_scope.active():  # the check types its system's plugins registered
+        for group, spec, windows in each_spec(exp, history):
+            r = run_one(spec, history, windows, group=group)
+            if group != "checks":
+                r.name = f"steady-state {windows.default}: {r.name}"
+            results.append(r)
     return results
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from .. import plugins
 from ..catalog import builtin_systems, missing_hint, resolve_system
 from ..errors import InputError
 from ..experiment import ExperimentSpec, load_experiment
@@ -49,6 +50,7 @@ def session_experiment(target: str) -> ExperimentSpec:
     exp = ExperimentSpec.model_validate({"name": f"ui-{system.name}", "system": str(manifest),
                                          "load": {"duration": SESSION_LOAD_S}})
     exp.system_spec = system
+    exp._plugin_scope = plugins.load_for(system)
     exp.path = Path.cwd() / f"ui-{system.name}.yaml"  # never read: a locustfile override is relative to it
     return exp
 

@@ -120,7 +120,8 @@ class ChaosSession:
         self.events: list[dict[str, Any]] = []
         self._seen = 0
         self._counter = 0
-        self._system = describe(exp, session=session_id)
+        with exp.plugin_scope.active():
+            self._system = describe(exp, session=session_id)
 
     # --- the main loop's side -------------------------------------------------------------
 
@@ -177,7 +178,8 @@ class ChaosSession:
         while name in taken:
             self._counter += 1
             name = f"{kind}-{self._counter}"
-        return validate_fault(self.exp, body, taken, name)
+        with self.exp.plugin_scope.active():  # a server thread: the fault types its system's plugins registered
+            return validate_fault(self.exp, body, taken, name)
 
     def apply(self, spec: FaultSpec, client: str) -> Answer:
         timeline, deployment = self.timeline, self.deployment
@@ -276,6 +278,11 @@ def _detail(e: dict[str, Any]) -> str:
 
 def run_session(exp: ExperimentSpec, opts: UiOptions) -> RunResult:
     """Deploy, serve the UI until the session ends, then tear down and report like ``run_experiment``."""
+    with exp.plugin_scope.active():  # faults, checks and runtimes as its system's plugins registered them
+        return _run_session(exp, opts)
+
+
+def _run_session(exp: ExperimentSpec, opts: UiOptions) -> RunResult:
     system = exp.target
     if opts.defect is not None and opts.defect not in system.defects:
         known = ", ".join(system.defects) or "none"
