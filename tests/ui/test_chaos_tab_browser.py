@@ -112,7 +112,10 @@ def test_the_chaos_tab_applies_a_fault_sees_the_breaker_open_and_removes_it(brow
         until("the breaker closed in the event list", lambda: any(
             "state=closed" in row.text for row in browser.find_elements(By.CSS_SELECTOR, "#chaos-events-body tr")), 20)
         browser.save_screenshot(str(ARTIFACTS / "ui-chaos-fault-removed.png"))
-        errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+        # The tab's own errors: a script error, or a /chaos/ request that failed. (Locust's own polling of
+        # /stats/requests may log a failed load on a starved machine; that is not the tab's doing.)
+        errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")
+                  and ("chaos" in e["message"] or "Failed to load resource" not in e["message"])]
         assert not errors, errors
 
         browser.find_element(By.ID, "chaos-stop").click()
