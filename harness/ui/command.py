@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from .. import plugins
 from ..catalog import builtin_systems, missing_hint, resolve_system
-from ..errors import InputError
+from ..errors import EnvironmentProblem, InputError
 from ..experiment import ExperimentSpec, load_experiment
 from ..system import load_system
 from ..yamlfile import is_file
@@ -55,6 +56,18 @@ def session_experiment(target: str) -> ExperimentSpec:
     return exp
 
 
+def _port_free(host: str, port: int) -> None:
+    """Before deploying anything: Locust's web UI must be able to listen there."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web UI's own listener does
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise EnvironmentProblem(f"Locust's web UI cannot listen on {host}:{port}: {exc.strerror or exc}",
+                                     hint="another program uses that port: choose one with --web-port") from None
+
+
 def cmd_ui(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     from ..console import ConsoleProgress
 
@@ -63,6 +76,7 @@ def cmd_ui(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys
     if args.workers is not None and not 0 <= args.workers <= 64:
         raise InputError(f"--workers: between 0 and 64, not {args.workers}")
     exp = session_experiment(args.target)
+    _port_free(args.web_host, args.web_port)
     if args.web_host != LOOPBACK:
         err.write(f"harness ui: WARNING: --web-host {args.web_host}: the web UI (and its Chaos tab, which can break "
                   "the system and reaches this machine's processes) is open to whoever can reach that address\n")

@@ -1,6 +1,7 @@
 """``harness ui``'s command glue without deploying anything: what it accepts and refuses."""
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,16 @@ def test_bad_options_exit_2_before_anything_starts(monkeypatch: pytest.MonkeyPat
         code = exc.code  # type: ignore[assignment]
     assert code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_web_port_in_use_is_an_environment_error_before_anything_is_deployed(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(ROOT)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["ui", "circuit-breaker", "--web-port", str(port), "--out", "unused"]) == 3
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "--web-port" in err
+    assert not (ROOT / "unused").exists()
