@@ -288,11 +288,14 @@ def run(args: argparse.Namespace) -> int:
         stop_requested.wait(timeout=args.run_time)
         totals: dict[str, Any] = {}
         if args.workers:
+            # load_stopped keeps the time load stopped, not the time the totals were complete.
             # Users stop on every worker; their last statistics reach the master within one
             # report interval. Only then are Locust's own totals complete.
             runner.stop()
+            stopped_at = time.time()
             gevent.sleep(locust.runners.WORKER_REPORT_INTERVAL + 1.0)
-            totals = {"locust_requests": env.stats.total.num_requests, "locust_failures": env.stats.total.num_failures}
+            totals = {"t": stopped_at, "locust_requests": env.stats.total.num_requests,
+                      "locust_failures": env.stats.total.num_failures}
         runner.quit()
         writer.write("load_stopped", **totals)
     finally:

@@ -32,6 +32,7 @@ import logging
 import random
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -193,9 +194,12 @@ def run(args: argparse.Namespace) -> int:
         stop_requested.wait()
         totals: dict[str, Any] = {}
         if args.workers:
+            # load_stopped keeps the time load stopped, not the time the totals were complete.
             runner.stop()  # the workers' last statistics reach the master within one report interval
+            stopped_at = time.time()
             gevent.sleep(locust.runners.WORKER_REPORT_INTERVAL + 1.0)
-            totals = {"locust_requests": env.stats.total.num_requests, "locust_failures": env.stats.total.num_failures}
+            totals = {"t": stopped_at, "locust_requests": env.stats.total.num_requests,
+                      "locust_failures": env.stats.total.num_failures}
         runner.quit()
         writer.write("load_stopped", **totals)
     finally:

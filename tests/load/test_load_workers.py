@@ -70,6 +70,8 @@ def test_every_worker_records_and_the_total_is_locusts_own(finished: tuple[LoadP
     per_worker = [len(read_requests_file(path)) for path in load.worker_paths]
     assert all(n > 0 for n in per_worker) and sum(per_worker) == len(requests)
     assert (load.out_dir / "locust.hreq").is_file()  # the master's: its records, no requests
+    # load_stopped is when load stopped (every request started before it), not when the totals were complete
+    assert float(requests.t.max()) <= stopped["t"]
 
 
 def test_load_started_waits_for_the_workers_and_comes_first(finished: tuple[LoadProcess, list[Record]]) -> None:
