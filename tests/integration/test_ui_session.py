@@ -124,3 +124,29 @@ def test_the_stop_route_ends_the_session_and_another_web_host_warns(tmp_path: Pa
     assert all((run_dir / name).is_file() for name in FOUR_FILES), output
     assert json.loads((run_dir / "result.json").read_text())["status"] == "completed"
     assert next(r for r in journal(run_dir) if r["kind"] == "session_ended")["by"] == "api"
+
+
+def test_with_two_workers_every_request_is_stored_once_and_matches_locusts_total(tmp_path: Path) -> None:
+    """``harness ui SYSTEM --workers 2``: Locust's UI is the master; each worker stores its own requests."""
+    run_dir, port = tmp_path / "run", free_port()
+    cmd = [sys.executable, "-m", "harness.cli", "ui", "circuit-breaker", "--web-port", str(port), "--out", str(run_dir),
+           "--quiet", "--workers", "2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    web = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15.0)
+    try:
+        wait_for("Locust's web UI", lambda: web.get("/").text, 90, proc)
+        assert web.post("/swarm", data={"user_count": 8, "spawn_rate": 8, "host": ""}).json()["success"]
+        stats = wait_for("requests from both workers", lambda: (s := web.get("/stats/requests").json())["stats"][-1]["num_requests"] > 100
+                         and s["workers"] and all(w["user_count"] > 0 for w in s["workers"]) and s, 40, proc)
+        assert len(stats["workers"]) == 2
+    finally:
+        web.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=120)[0].decode()
+    assert proc.returncode in (0, 1), output
+    stored = {p.name for p in (run_dir / "requests").iterdir()}
+    assert stored == {"locust.hreq", "locust-worker-1.hreq", "locust-worker-2.hreq"}
+    stopped = next(r for r in journal(run_dir) if r["kind"] == "load_stopped")
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["counts"]["requests"] == stopped["locust_requests"] > 100, (result["counts"], stopped)
