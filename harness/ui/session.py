@@ -59,6 +59,7 @@ EVENT_KINDS = {"load_started", "swarm_started", "swarm_stopped", "fault_applied"
                "event", "service_action", "service_crashed", "timeline_started", "session_ended", "probe"}
 """Journal records the tab lists (traffic samples and phases would drown the rest)."""
 MAX_EVENTS = 5000
+STOP_GRACE_S = 1.0
 FEED_EVENTS = 12
 
 
@@ -386,6 +387,9 @@ def _serve(chaos: ChaosSession, commands: Commands, deployment: Deployment, load
                                          + load.log_tail(15))
             time.sleep(TICK_S)
         journal.write("session_ended", by=chaos.stopped_by or "stop")
+        # The answer to POST /chaos/stop travels back through the Locust process: let it arrive
+        # before that process is stopped (on a busy machine the teardown would otherwise win).
+        time.sleep(STOP_GRACE_S)
     except RunInterrupted as exc:
         if guard.forced:
             raise
