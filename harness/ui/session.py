@@ -386,10 +386,10 @@ def _serve(chaos: ChaosSession, commands: Commands, deployment: Deployment, load
                 raise EnvironmentProblem(f"Locust's web UI exited with code {code}; last lines of its log:\n"
                                          + load.log_tail(15))
             time.sleep(TICK_S)
-        journal.write("session_ended", by=chaos.stopped_by or "stop")
         # The answer to POST /chaos/stop travels back through the Locust process: let it arrive
         # before that process is stopped (on a busy machine the teardown would otherwise win).
         time.sleep(STOP_GRACE_S)
+        journal.write("session_ended", by=chaos.stopped_by or "stop")
     except RunInterrupted as exc:
         if guard.forced:
             raise
