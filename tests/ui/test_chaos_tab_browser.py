@@ -135,6 +135,11 @@ def test_the_chaos_tab_applies_a_fault_sees_the_breaker_open_and_removes_it(brow
     assert next(r for r in records if r["kind"] == "swarm_started")["users"] == 16
     # The report shows the fault's window and the breaker's events.
     browser.get((run_dir / "report.html").as_uri())
-    text = browser.find_element(By.TAG_NAME, "body").text
+    headings = {h.text.strip(): h for h in browser.find_elements(By.TAG_NAME, "h2")}
+    timeline = next(h for name, h in headings.items() if name.startswith("Fault timeline"))
+    events = next(h for name, h in headings.items() if name.startswith("Target events"))
+    browser.execute_script("arguments[0].scrollIntoView()", timeline)
     browser.save_screenshot(str(ARTIFACTS / "ui-session-report.png"))
-    assert "slow" in text and "breaker_state" in text
+    section = browser.execute_script("return arguments[0].parentElement.innerText", timeline)
+    assert "slow" in section and "latency" in section, section  # the fault's window
+    assert "breaker_state" in browser.execute_script("return arguments[0].parentElement.innerText", events)
