@@ -173,12 +173,13 @@ class ChaosSession:
         with self.lock:
             items = list(self.timeline.items) if self.timeline is not None else []
         taken = {i.fault.name for i in items if i.removed_at is None} | {i.fault.name for i in self.own}
-        self._counter += 1
         kind = body.get("type") if isinstance(body, dict) and isinstance(body.get("type"), str) else "fault"
-        name = f"{kind}-{self._counter}"
-        while name in taken:
+        with self.lock:  # two posts at once must not get the same default name
             self._counter += 1
             name = f"{kind}-{self._counter}"
+            while name in taken:
+                self._counter += 1
+                name = f"{kind}-{self._counter}"
         with self.exp.plugin_scope.active():  # a server thread: the fault types its system's plugins registered
             return validate_fault(self.exp, body, taken, name)
 
