@@ -72,6 +72,25 @@ def _stats(history: History, w: Window, flt: RequestFilter, pct: float, p: Isola
     return out
 
 
+def _held_up(ub: dict[str, Any], ud: dict[str, Any], base: Window, w: Window, ratio_max: float,
+             min_requests: int) -> dict[str, float] | None:
+    """The group's request rate in the fault window, when it collapsed below baseline / ``ratio_max``.
+
+    Load users wait for each answer (a closed loop), so requests that hang show up first as
+    requests that are never sent: too few to take a percentile of is itself the degradation,
+    not a reason to say "unknown", once the baseline had enough of them to compare.
+    """
+    if ub["requests"] < min_requests or ud["requests"] >= min_requests or ud["requests"] == 0:
+        return None  # enough to compare percentiles; or no sign the group's users were there at all
+    spans = [(win.end - win.start) if win.start is not None and win.end is not None else 0.0 for win in (base, w)]
+    if min(spans) <= 0:
+        return None
+    rate_base, rate_during = ub["requests"] / spans[0], ud["requests"] / spans[1]
+    if rate_during * ratio_max >= rate_base:
+        return None
+    return {"baseline": round(rate_base, 2), "during": round(rate_during, 2)}
+
+
 @check("isolation", IsolationParams, refs=_refs)
 def isolation(history: History, p: IsolationParams, windows: Windows) -> Outcome:
     """The unaffected group keeps its own steady state in the fault window; the affected group degrades."""
@@ -85,6 +104,12 @@ def isolation(history: History, p: IsolationParams, windows: Windows) -> Outcome
     ub, ud = _stats(history, base, u.requests, u.percentile, p), _stats(history, w, u.requests, u.percentile, p)
     unaffected: dict[str, Any] = {"filter": u.requests.describe(), "baseline": ub, "during": ud}
     evidence["unaffected"] = unaffected
+    held_up = _held_up(ub, ud, base, w, u.latency_ratio_max, p.min_requests)
+    if held_up:
+        unaffected["rate_per_s"] = held_up
+        return Outcome("failed", f"'{u.requests.describe()}' lost its steady state in '{w.label}': its rate fell from "
+                                 f"{held_up['baseline']:.1f}/s to {held_up['during']:.1f}/s ({ud['requests']} requests), "
+                                 "so its users were held up (their requests waited)", evidence)
     if min(ub["requests"], ud["requests"]) < p.min_requests:
         return Outcome("unknown", f"too few '{u.requests.describe()}' requests to compare ({ub['requests']} in "
                                   f"'{base.label}', {ud['requests']} in '{w.label}'; need {p.min_requests})", evidence)

@@ -77,7 +77,9 @@ def _at(t: float, origin: float | None) -> float:
 class AnswerProblemsParams(Spec):
     window: WindowSpec | None = None
     requests: RequestFilter | None = None
-    error_regex: str = Field("^wrong answer", description="failure reasons that mean the answer itself was wrong")
+    # The recorded reason carries the exception's type first ("CatchResponseError: wrong answer: ..."),
+    # as the load process records every failure; a bare "^wrong answer" never matched a real run.
+    error_regex: str = Field(r"^(\w+: )?wrong answer", description="failure reasons that mean the answer itself was wrong")
     max: int = Field(0, ge=0, description="most such answers tolerated")
     min_requests: int = Field(10, ge=1, description="fewer requests in the window -> unknown")
 

@@ -12,7 +12,9 @@ twice; the same id with another amount is a 409).
 
 Env: PAYMENTS_URL, PAYMENTS_TIMEOUT (s, 0.5), BREAKER_ENABLED (true),
 BREAKER_FAILURE_THRESHOLD (5), BREAKER_RESET_TIMEOUT (s, 2.0), BREAKER_HALF_OPEN_MAX_CALLS (1),
-RECONCILE_INTERVAL (s, 1.0), BREAKER_COUNTS_5XX (true).
+RECONCILE_INTERVAL (s, 1.0), BREAKER_COUNTS_5XX (true), ORDERS_STORE (a JSON-lines file: every
+acknowledged order and each change of it, replayed at start, so a crashed and restarted orders
+still answers and still charges what it acknowledged; unset: memory only).
 BREAKER_ENABLED=false is the "breaker-disabled" defect: every call waits on payments.
 BREAKER_COUNTS_5XX=false is the "breaker-ignores-5xx" defect: only errors and timeouts count as
 failures, so a payments that answers 500 fast never opens the breaker (its 500 reaches users).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import uuid
 
@@ -73,7 +76,35 @@ if BREAKER_ENABLED:
     breaker.add_listener(_on_breaker_change)
     BREAKER_STATE.labels("payments").state(breaker.state)
 
-orders: dict[str, dict] = {}  # order_id -> order; in memory, this is a test target
+orders: dict[str, dict] = {}  # order_id -> order; kept in ORDERS_STORE too when it is set
+STORE = os.environ.get("ORDERS_STORE", "")
+
+
+def remember(order: dict) -> None:
+    """Append the order as it now is: an acknowledged order must outlive a crash of this process.
+
+    A write reaches the OS before the answer leaves, which survives a killed process (not a
+    host crash: no fsync per order, as a test target's trade-off).
+    """
+    if STORE:
+        with open(STORE, "a", encoding="utf-8") as f:
+            f.write(json.dumps(order) + "\n")
+
+
+def _replay() -> None:
+    if not STORE:
+        return
+    os.makedirs(os.path.dirname(STORE) or ".", exist_ok=True)
+    if not os.path.isfile(STORE):
+        return
+    with open(STORE, encoding="utf-8") as f:
+        for line in f:
+            with contextlib.suppress(ValueError):  # a line cut by the crash: its answer never left
+                order = json.loads(line)
+                orders[order["order_id"]] = order
+
+
+_replay()
 client: httpx.AsyncClient  # created in lifespan, on the server's event loop
 
 
@@ -135,6 +166,7 @@ async def create_order(request: Request) -> JSONResponse:
         return JSONResponse({"error": "payments rejected the charge", "upstream_status": response.status_code}, 502)
     order.update(status="paid", charge_id=response.json().get("charge_id"))
     orders[order["order_id"]] = order
+    remember(order)
     ORDERS.labels("paid", "").inc()
     return JSONResponse(order)
 
@@ -143,6 +175,7 @@ def _fallback(order: dict, reason: str) -> JSONResponse:
     # Accept the order for later payment: the user is not failed because payments is.
     order.update(status="pending", degraded=True, reason=reason)
     orders[order["order_id"]] = order
+    remember(order)
     ORDERS.labels("pending", reason).inc()
     return JSONResponse(order)
 
@@ -182,6 +215,7 @@ async def _settle(order: dict) -> bool:
         return True  # a failure the breaker has counted; this order waits for the next sweep
     if response.status_code == 200 and order["status"] == "pending":
         order.update(status="paid", charge_id=response.json().get("charge_id"), degraded=False)
+        remember(order)
         ORDERS.labels("settled", order.get("reason", "")).inc()
     return True
 

@@ -108,6 +108,21 @@ def test_unknown_without_traffic_in_the_fault_window() -> None:
     assert out.verdict == "unknown" and "too few 'name=GET /web/product' requests" in out.summary
 
 
+def test_fails_when_the_unaffected_group_is_held_up_too_long_to_take_a_percentile() -> None:
+    # Closed-loop users: web requests that wait 3 s each leave only a handful in the window.
+    reqs = (traffic(WEB, 0, 10) + [(WEB, 11.0 + 3 * i, 3000.0, "ok") for i in range(3)] + traffic(WEB, 20, 30)
+            + steady_web_slow_mobile()[300:])
+    out = run(journal(reqs))
+    assert out.verdict == "failed", out.summary
+    assert "its rate fell from 10.0/s to 0.3/s (3 requests)" in out.summary
+
+
+def test_a_small_dip_in_rate_is_still_too_few_to_judge() -> None:
+    reqs = traffic(WEB, 0, 10) + [(WEB, 11.0 + i, 12.0, "ok") for i in range(8)] + traffic(MOBILE, 0, 30)
+    out = run(journal(reqs), unaffected={"requests": {"name": WEB}, "latency_ratio_max": 20})
+    assert out.verdict == "unknown" and "too few" in out.summary
+
+
 def test_unknown_without_traffic_in_the_affected_group() -> None:
     out = run(journal(traffic(WEB, 0, 30)))
     assert out.verdict == "unknown" and "too few 'name=GET /mobile/product' requests" in out.summary

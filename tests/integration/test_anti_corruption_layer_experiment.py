@@ -45,4 +45,5 @@ def test_an_acl_without_a_deadline_holds_the_domain_as_long_as_legacy_is_slow(ru
     run = run_experiment(EXPERIMENT, "no-deadline")
     assert run.code == 1, run.explain()
     assert "slow-legacy-is-cut-at-the-deadline" in run.failed, run.explain()
-    assert run.check("slow-legacy-is-cut-at-the-deadline")["evidence"]["value_ms"] >= 2400
+    # Legacy is 2.5 s slow; what ends the wait now is the domain's own 2 s backstop (acl_timeout).
+    assert run.check("slow-legacy-is-cut-at-the-deadline")["evidence"]["value_ms"] >= 1900

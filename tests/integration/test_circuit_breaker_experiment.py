@@ -123,8 +123,11 @@ def test_a_malformed_experiment_exits_2_without_a_traceback(tmp_path: Path) -> N
     proc = run_cli("run", str(bad))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert f"{bad}:12: load.duration: invalid duration '45 s'" in proc.stderr
-    bad.write_text(EXPERIMENT.read_text().replace("latency: 2s", "latncy: 2s"))
+    line = EXPERIMENT.read_text().splitlines().index("  duration: 45s") + 1  # the field's own line
+    assert f"{bad}:{line}: load.duration: invalid duration '45 s'" in proc.stderr
+    text = EXPERIMENT.read_text()
+    assert '{latency: "payments_timeout * 4"}' in text  # the misspelling below must land somewhere
+    bad.write_text(text.replace('{latency: "payments_timeout * 4"}', '{latncy: "payments_timeout * 4"}'))
     proc = run_cli("run", str(bad))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "faults[0].attributes.latncy: unknown field 'latncy' (did you mean 'latency'?)" in proc.stderr

@@ -71,6 +71,14 @@ def test_answer_problems_fails_on_a_wrong_answer_quoting_it() -> None:
     assert out.evidence["kinds"] == {"wrong answer: o7 was paid, now it is pending": 1}
 
 
+def test_answer_problems_matches_a_reason_as_the_load_process_records_it() -> None:
+    # harness.load.locust_process.describe: "<exception type>: <reason>", e.g. from catch_response.
+    bad = request(5.0, error="CatchResponseError: wrong answer: acknowledged order o52 is not readable (404)")
+    other = request(6.0, error="CatchResponseError: HTTP 503")
+    out = run("answer_problems", history([request(i) for i in range(12)] + [bad, other]), window="all")
+    assert out.verdict == "failed" and out.evidence["wrong"] == 1, out.summary
+
+
 def test_answer_problems_is_unknown_without_enough_requests() -> None:
     assert run("answer_problems", history([request(1)]), window="all").verdict == "unknown"
 
