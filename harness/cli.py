@@ -77,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--defect", help="switch on one of the system's defects")
     run.add_argument("--seed", type=int, help="override the experiment's seed")
     run.add_argument("--runtime", default=None, help="where the system runs (default: local; docker for a Compose system)")
+    run.add_argument("--workers", type=_workers, help="Locust's master and N workers (default: the experiment's "
+                     "load.workers, 0: one process)")
     run.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
     _tolerance_options(run)
 
@@ -104,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="calls per request on a faulted edge vs normal, for edges without max_amplification "
                           "(default 4)")
     exp.add_argument("--quiet", action="store_true", help="print only the verdict and the report path")
+
+    from .ui.command import add_parser as add_ui_parser
+
+    add_ui_parser(sub, [catalog])
 
     val = sub.add_parser("validate", help="validate experiment files (and their systems) without running",
                          parents=[catalog])
@@ -196,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     return cmd_mutate(args)
                 if args.command == "explore":
                     return cmd_explore(args)
+                if args.command == "ui":
+                    from .ui.command import cmd_ui
+
+                    return cmd_ui(args)
                 return cmd_run(args)
         except InputError as exc:
             err(f"harness: invalid input\n{exc.render()}")
@@ -403,7 +413,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # ignore_signals_after: once the reports are written, a signal must not turn the exit code
     # into another one than result.json's (the process only prints two lines and exits).
     opts = RunOptions(defect=args.defect, seed=args.seed, out=Path(args.out) if args.out is not None else None,
-                      runtime=runtime, ignore_signals_after=True)
+                      runtime=runtime, ignore_signals_after=True, workers=args.workers)
     if not args.quiet:
         ConsoleProgress(opts.events)
     result = run_experiment(exp, opts)
@@ -442,6 +452,8 @@ def _run_suite(args: argparse.Namespace, tol: Tolerance) -> int:
 
     if args.baseline is not None and not args.baseline.is_dir():
         raise InputError(f"--baseline '{args.baseline}' is not a folder")
+    if args.workers is not None:
+        raise InputError("--workers runs one experiment with Locust workers; for a suite, set load.workers in its files")
     jobs = plan(args.experiments, defects=args.defects)
     defaults = {default_runtime(job.exp.target, args.runtime) for job in jobs}
     if len(defaults) > 1:
@@ -560,6 +572,16 @@ def _duration(text: str) -> float:
         return parse_duration(text if not text.replace(".", "", 1).isdigit() else float(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _workers(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of workers, not {text!r}") from None
+    if not 0 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"between 0 and 64 workers, not {n}")
+    return n
 
 
 def _names(text: str) -> list[str]:

@@ -36,6 +36,8 @@ class LoadSpec(Spec):
     locustfile: str | None = Field(None, description="override the system's locustfile (relative to the experiment)")
     record_bodies: int = Field(0, ge=0, le=1_000_000, description="record the first N bytes of every response "
                                "body as the request's 'body' (0 = off); checks of response content need it")
+    workers: int = Field(0, ge=0, le=64, description="0: one Locust process; N: Locust's master and N workers "
+                         "(load that outgrows one process); --workers overrides it")
 
 
 class FaultSpec(Spec):

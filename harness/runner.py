@@ -17,6 +17,7 @@ signal during teardown, checks or reports lets the step under way finish and end
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 import traceback
 import uuid
@@ -71,6 +72,8 @@ class RunOptions:
     exits, so its exit code is the one in result.json (an API caller keeps its own handlers)."""
     load: LoadFactory | None = None
     """Makes the load generator; None: ``LoadProcess`` (Locust in a subprocess). Tests pass a fake."""
+    workers: int | None = None
+    """Locust workers (``--workers``); None: the experiment's ``load.workers``. Only for ``LoadProcess``."""
 
 
 def default_run_dir(exp: ExperimentSpec, defect: str | None) -> Path:
@@ -129,7 +132,8 @@ def _run(exp: ExperimentSpec, options: RunOptions | None) -> RunResult:
                     # traffic per edge (connections from its log, bytes from its metrics), for amplification checks
                     parts.sampler = start_sampling(parts.deployment, run_dir / "logs" / "toxiproxy.log")
                     locustfile = (exp.path.parent / exp.load.locustfile) if exp.load.locustfile else system.locustfile_path
-                    load = parts.load = (opts.load or LoadProcess)(
+                    workers = exp.load.workers if opts.workers is None else opts.workers
+                    load = parts.load = (opts.load or functools.partial(LoadProcess, workers=workers))(
                         locustfile=locustfile, host=parts.deployment.entry_url, users=exp.load.users,
                         spawn_rate=exp.load.spawn_rate, duration=exp.load.duration, user_classes=exp.load.user_classes,
                         seed=seed, out_dir=run_dir / REQUESTS_DIR, log_path=run_dir / "logs" / "locust.log",

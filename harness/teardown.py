@@ -168,7 +168,8 @@ def _reset_faults(parts: RunParts) -> None:
     parts.deployment.toxiproxy.reset()
     for item in active:
         if parts.journal is not None:
-            rec = _write(parts.journal, "fault_removed", fault=item.fault.name, via="reset", planned_s=item.end)
+            rec = _write(parts.journal, "fault_removed", fault=item.fault.name, via="reset",
+                         planned_s=item.end if item.end != float("inf") else None)  # harness ui: until removed
             item.removed_at = rec["t"] if rec else None
 
 

@@ -29,6 +29,8 @@ class Scheduled:
     applied_at: float | None = None
     removed_at: float | None = None
     traffic_before: dict[str, Any] | None = None  # counters that already existed under this fault's name
+    by: str = "timeline"
+    """Who asked for it: the experiment's timeline, or a client of ``harness ui``'s Chaos API."""
 
     @property
     def active(self) -> bool:
@@ -101,11 +103,19 @@ class FaultTimeline:
             raise EnvironmentProblem(f"could not apply fault '{f.name}' ({f.type} on {f.target}): {exc}") from exc
         rec = self.journal.write("fault_applied", t=asked, fault=f.name, type=f.type, target=f.target, stream=f.stream,
                                  toxicity=f.toxicity, attributes=f.attributes.model_dump(), planned_s=item.start,
-                                 took_ms=round((time.time() - asked) * 1000, 3))
+                                 took_ms=round((time.time() - asked) * 1000, 3), by=item.by)
         item.applied_at = rec["t"]
         self.events.fault_applied.fire(fault=f.name, type=f.type, target=f.target, at_s=item.applied_at - (self.t0 or 0))
 
-    def _remove(self, item: Scheduled) -> bool:
+    def apply_item(self, item: Scheduled) -> None:
+        """Apply one item now, whatever its planned time (``harness ui``); EnvironmentProblem if it fails."""
+        self._apply(item)
+
+    def remove_item(self, item: Scheduled, by: str | None = None) -> bool:
+        """Remove one applied item now (``harness ui``); False (and a ``fault_error`` record) if that failed."""
+        return self._remove(item, by)
+
+    def _remove(self, item: Scheduled, by: str | None = None) -> bool:
         f = item.fault
         asked = time.time()
         try:
@@ -113,8 +123,9 @@ class FaultTimeline:
         except Exception as exc:  # noqa: BLE001 - removal must never stop the other removals
             self.journal.write("fault_error", fault=f.name, action="remove", error=f"{type(exc).__name__}: {exc}")
             return False
-        rec = self.journal.write("fault_removed", t=asked, fault=f.name, planned_s=item.end,
-                                 took_ms=round((time.time() - asked) * 1000, 3))
+        planned = item.end if item.end != float("inf") else None  # JSON has no infinity
+        rec = self.journal.write("fault_removed", t=asked, fault=f.name, planned_s=planned,
+                                 took_ms=round((time.time() - asked) * 1000, 3), by=by or item.by)
         item.removed_at = rec["t"]
         self.events.fault_removed.fire(fault=f.name, at_s=item.removed_at - (self.t0 or 0))
         self._record_traffic(item)
@@ -157,7 +168,8 @@ class FaultTimeline:
                 self.journal.write("fault_error", fault="*", action="reset", error=str(exc))
                 return
             for item in failed:
-                rec = self.journal.write("fault_removed", fault=item.fault.name, via="reset", planned_s=item.end)
+                planned = item.end if item.end != float("inf") else None
+                rec = self.journal.write("fault_removed", fault=item.fault.name, via="reset", planned_s=planned)
                 item.removed_at = rec["t"]
 
     def summary(self) -> list[dict[str, Any]]:

@@ -22,6 +22,13 @@ first N bytes of the response body as text (invalid UTF-8 replaced), and ``body_
 when the body was longer. Off by default: checks of response content (conformance) need it,
 every other check does not, and the hot path then pays one integer test per request.
 
+Master and workers (Locust's own distributed mode, ``--workers N`` on the master, ``--worker`` on
+each worker): every worker records the requests it makes in its own file (``--out``); the master
+makes none, so it records only ``load_started`` (once N workers are connected) and
+``load_stopped``, which carries Locust's own totals (``locust_requests``, ``locust_failures``,
+aggregated from the workers' reports) for comparison with what the files hold. A request is
+recorded once, by the process that made it.
+
 Exit codes: 0 when the load ran (even if every request failed), 2 for a bad locustfile or an
 unknown ``--user-class``; the reason goes to stderr.
 """
@@ -31,6 +38,7 @@ from __future__ import annotations
 import locust  # noqa: I001
 import locust.env
 import locust.log
+import locust.runners
 import locust.stats
 from locust import User
 
@@ -223,7 +231,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default=None, help="base URL; default: each user class's own host")
     p.add_argument("--users", type=int, default=1)
     p.add_argument("--spawn-rate", type=float, default=1.0)
-    p.add_argument("--run-time", type=float, required=True, help="seconds of load, a float")
+    p.add_argument("--run-time", type=float, default=None, help="seconds of load, a float (not for --worker)")
     p.add_argument("--user-class", action="append", default=[], dest="user_classes",
                    help="run only this class (repeatable); default: every class the locustfile defines")
     p.add_argument("--seed", type=int, default=0)
@@ -231,9 +239,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--record-bodies", type=int, default=0, metavar="N",
                    help="record the first N bytes of every response body (0, the default: none)")
     p.add_argument("--print-stats", action="store_true", help="print Locust's summary tables to stdout at the end")
+    p.add_argument("--workers", type=int, default=0, help="be Locust's master for N workers (they make the requests)")
+    p.add_argument("--master-bind-host", default="127.0.0.1", help="the master's address for its workers")
+    p.add_argument("--master-bind-port", type=int, default=5557)
+    p.add_argument("--worker", action="store_true", help="be a worker of the master at --master-host:--master-port")
+    p.add_argument("--master-host", default="127.0.0.1")
+    p.add_argument("--master-port", type=int, default=5557)
+    p.add_argument("--workers-timeout", type=float, default=60.0, help="seconds the master waits for its workers")
     args = p.parse_args(argv)
-    if args.users < 1 or args.spawn_rate <= 0 or args.run_time < 0 or args.record_bodies < 0:
-        p.error("--users must be >= 1, --spawn-rate > 0, --run-time >= 0 and --record-bodies >= 0")
+    if args.run_time is None and not args.worker:
+        p.error("--run-time is required (except for --worker)")
+    if args.users < 1 or args.spawn_rate <= 0 or (args.run_time or 0) < 0 or args.record_bodies < 0 or args.workers < 0:
+        p.error("--users must be >= 1, --spawn-rate > 0, --run-time >= 0, --record-bodies >= 0 and --workers >= 0")
     return args
 
 
@@ -247,7 +264,13 @@ def run(args: argparse.Namespace) -> int:
     random.seed(args.seed)
 
     env = locust.env.Environment(user_classes=user_classes, host=args.host, events=locust.events)
-    runner = env.create_local_runner()
+    if args.worker:
+        return run_worker(env, args)
+    runner: locust.runners.Runner
+    if args.workers:
+        runner = env.create_master_runner(master_bind_host=args.master_bind_host, master_bind_port=args.master_bind_port)
+    else:
+        runner = env.create_local_runner()
     env.events.init.fire(environment=env, runner=runner, web_ui=None)
 
     stop_requested = gevent.event.Event()
@@ -258,14 +281,29 @@ def run(args: argparse.Namespace) -> int:
     env.events.request.add_listener(writer.on_request)
     writer.start_flushing()
     try:
+        if args.workers and not wait_for_workers(runner, args.workers, args.workers_timeout, stop_requested):
+            print(f"harness.load.locust_process: {runner.worker_count} of {args.workers} worker(s) connected "
+                  f"within {args.workers_timeout:g}s", file=sys.stderr)
+            runner.quit()
+            return 3
         # Written before start(): no user greenlet can run (and record) until this one yields.
-        writer.write("load_started", users=args.users, spawn_rate=args.spawn_rate)
+        writer.write("load_started", users=args.users, spawn_rate=args.spawn_rate, workers=args.workers)
         runner.start(args.users, args.spawn_rate)
         # The loop's clock is cached: refresh it, or the import time above is taken off the run.
         gevent.get_hub().loop.update_now()
         stop_requested.wait(timeout=args.run_time)
+        totals: dict[str, Any] = {}
+        if args.workers:
+            # load_stopped keeps the time load stopped, not the time the totals were complete.
+            # Users stop on every worker; their last statistics reach the master within one
+            # report interval. Only then are Locust's own totals complete.
+            runner.stop()
+            stopped_at = time.time()
+            gevent.sleep(locust.runners.WORKER_REPORT_INTERVAL + 1.0)
+            totals = {"t": stopped_at, "locust_requests": env.stats.total.num_requests,
+                      "locust_failures": env.stats.total.num_failures}
         runner.quit()
-        writer.write("load_stopped")
+        writer.write("load_stopped", **totals)
     finally:
         writer.close()
     env.events.quitting.fire(environment=env, reverse=True)
@@ -275,6 +313,36 @@ def run(args: argparse.Namespace) -> int:
         if env.stats.errors:
             lines += ["", *locust.stats.get_error_report_summary(env.stats)]
         print("\n".join(lines), flush=True)
+    return 0
+
+
+def wait_for_workers(runner: Any, n: int, timeout: float, stop: gevent.event.Event) -> bool:
+    deadline = time.monotonic() + timeout
+    while runner.worker_count < n:
+        if time.monotonic() >= deadline or stop.is_set():
+            return False
+        gevent.sleep(0.1)
+    return True
+
+
+def run_worker(env: Any, args: argparse.Namespace) -> int:
+    """One worker: makes the requests the master hands it, records each in its own file, until told to quit."""
+    runner = env.create_worker_runner(master_host=args.master_host, master_port=args.master_port)
+    env.events.init.fire(environment=env, runner=runner, web_ui=None)
+    stop_requested = gevent.event.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        gevent.signal_handler(signum, stop_requested.set)
+    writer = RecordWriter(args.out, record_bodies=args.record_bodies)
+    env.events.request.add_listener(writer.on_request)
+    writer.start_flushing()
+    try:
+        # The master's "quit" ends the worker's greenlet (after its last statistics report).
+        quit_seen = gevent.spawn(runner.greenlet.join)
+        gevent.wait([quit_seen, gevent.spawn(stop_requested.wait)], count=1)
+        if stop_requested.is_set():
+            runner.stop()
+    finally:
+        writer.close()
     return 0
 
 

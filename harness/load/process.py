@@ -20,6 +20,7 @@ from typing import Any
 from ..data.chunks import SUFFIX, Tail
 from ..errors import EnvironmentProblem
 from ..lifecycle import ChildProcess
+from ..net import free_port
 
 __all__ = ["LoadProcess", "Record"]
 
@@ -49,6 +50,7 @@ class LoadProcess:
         env: dict[str, str] | None = None,
         record_bodies: int = 0,
         writer: str = "locust",
+        workers: int = 0,
     ):
         self.locustfile = Path(locustfile)
         """The locustfile; its concrete User classes run unless ``user_classes`` names some."""
@@ -75,8 +77,17 @@ class LoadProcess:
             raise ValueError(f"record_bodies must be >= 0, not {record_bodies}")
         self.record_bodies = record_bodies
         """Bytes of each response body to record as ``body`` (0: none, the cheap default)."""
+        if workers < 0:
+            raise ValueError(f"workers must be >= 0, not {workers}")
+        self.workers = workers
+        """0: one Locust process. N: Locust's master (this process's file: its records) and N workers,
+        each recording the requests it makes in ``<writer>-worker-<i>.hreq``."""
+        self.worker_paths = [self.out_dir / f"{writer}-worker-{i}{SUFFIX}" for i in range(1, workers + 1)]
+        self.master_port = free_port() if workers else 0
         self._proc: ChildProcess | None = None
+        self._workers: list[ChildProcess] = []
         self._tail = Tail(self.out_dir, only=self.out_path)
+        self._worker_tails = [Tail(self.out_dir, only=path) for path in self.worker_paths]
         self._pending: list[Record] = []
         self._started_at: float | None = None
 
@@ -97,6 +108,21 @@ class LoadProcess:
             cmd += ["--user-class", name]
         if self.record_bodies:
             cmd += ["--record-bodies", str(self.record_bodies)]
+        if self.workers:
+            cmd += ["--workers", str(self.workers), "--master-bind-host", "127.0.0.1",
+                    "--master-bind-port", str(self.master_port)]
+        return cmd
+
+    def worker_command(self, index: int) -> list[str]:
+        """Worker ``index`` (1-based) of the master on ``master_port``: same locustfile and classes, its own file."""
+        cmd = [sys.executable, "-m", "harness.load.locust_process", "--worker",
+               "--master-host", "127.0.0.1", "--master-port", str(self.master_port),
+               "--locustfile", str(self.locustfile), "--host", self.host,
+               "--seed", str(self.seed + index), "--out", str(self.worker_paths[index - 1])]
+        for name in self.user_classes:
+            cmd += ["--user-class", name]
+        if self.record_bodies:
+            cmd += ["--record-bodies", str(self.record_bodies)]
         return cmd
 
     def start(self) -> None:
@@ -104,18 +130,25 @@ class LoadProcess:
             raise RuntimeError("LoadProcess.start() called twice; make a new LoadProcess per run")
         self.out_path.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.out_path.write_bytes(b"")  # records of an earlier run must not be read as this one's
+        for path in (self.out_path, *self.worker_paths):
+            path.write_bytes(b"")  # records of an earlier run must not be read as this one's
         # The same interpreter imports the same installed harness: no path of a checkout is needed.
         env = {**os.environ, **self.env}
         proc = ChildProcess("locust", self.command(), log_path=self.log_path, env=env, truncate_log=True)
         try:
             proc.start()
+            self._proc = proc
+            for i in range(1, self.workers + 1):
+                log = self.log_path.with_name(f"{self.log_path.stem}-worker-{i}{self.log_path.suffix}")
+                worker = ChildProcess(f"locust-worker-{i}", self.worker_command(i), log_path=log, env=env, truncate_log=True)
+                worker.start()
+                self._workers.append(worker)
         except OSError as exc:
+            self.stop()
             raise EnvironmentProblem(
                 f"could not start Locust ({sys.executable} -m harness.load.locust_process): {exc}",
                 hint="check that this Python has locust installed",
             ) from exc
-        self._proc = proc
 
     def poll(self) -> int | None:
         """The exit code, or None while the process runs."""
@@ -163,7 +196,10 @@ class LoadProcess:
         """
         if self._proc is None:
             return None
-        return self._proc.stop(timeout)
+        code = self._proc.stop(timeout)  # the master first: it tells its workers to quit
+        for worker in self._workers:
+            worker.stop(timeout)
+        return code
 
     def __enter__(self) -> LoadProcess:
         self.start()
@@ -188,15 +224,17 @@ class LoadProcess:
 
     @property
     def requests(self) -> int:
-        """Requests recorded so far (as of the last ``drain``)."""
-        return self._tail.requests
+        """Requests recorded so far (as of the last ``drain``), by every worker."""
+        return self._tail.requests + sum(t.requests for t in self._worker_tails)
 
     @property
     def failures(self) -> int:
         """Requests recorded so far whose outcome is not ok."""
-        return self._tail.failures
+        return self._tail.failures + sum(t.failures for t in self._worker_tails)
 
     def _queue_new_records(self) -> None:
+        for tail in self._worker_tails:
+            self._pending.extend(tail.poll())  # workers write requests only; counted here
         for record in self._tail.poll():
             if self._started_at is None and record.get("kind") == "load_started":
                 self._started_at = float(record["t"])

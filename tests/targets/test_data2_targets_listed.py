@@ -11,7 +11,8 @@ def test_cqrs_and_database_per_service_are_listed_with_their_defects_and_experim
     systems = {s["name"]: s for s in listed["systems"]}
     cqrs, dbps = systems["cqrs"], systems["database-per-service"]
     assert [d["name"] for d in cqrs["defects"]] == ["drop-on-error", "non-idempotent-projection"]
-    assert [e["path"] for e in cqrs["experiments"]] == ["experiments/cqrs-write-side.yaml", "experiments/cqrs.yaml"]
+    assert [e["path"] for e in cqrs["experiments"]] == ["experiments/cqrs-crashes.yaml", "experiments/cqrs-write-side.yaml",
+                                                       "experiments/cqrs.yaml"]
     assert "projector->query" in cqrs["edges"]
     assert [d["name"] for d in dbps["defects"]] == ["shared-database"]
     assert sorted(e["path"] for e in dbps["experiments"]) == ["experiments/database-per-service-down.yaml",

@@ -16,5 +16,5 @@ def test_the_data_pattern_systems_are_listed_with_their_defects_and_experiments(
             "orchestrator->orchestrator-db"} <= set(saga["edges"])
     es = systems["event-sourcing"]
     assert [d["name"] for d in es["defects"]] == ["non-idempotent-append", "volatile-checkpoint"]
-    assert [e["path"] for e in es["experiments"]] == ["experiments/event-sourcing.yaml"]
+    assert [e["path"] for e in es["experiments"]] == ["experiments/event-sourcing-crashes.yaml", "experiments/event-sourcing.yaml"]
     assert "commands->eventstore" in es["edges"]
