@@ -13,15 +13,16 @@ demo: venv tools
 	$(BIN)/harness run experiments/circuit-breaker.yaml
 
 # Experiments are wall-clock bound (light CPU), so two workers halve the suite; a test file
-# stays on one worker. Docker tests share one engine and its labels: they run alone, after.
+# stays on one worker. Docker tests come after, two at a time as well: each run has its own
+# network and labels; the Compose stack's tests (fixed ports) keep to one worker (xdist_group).
 test: venv tools go-test
 	$(BIN)/pytest -n 2 --dist loadfile -m "not docker and not full"
-	$(BIN)/pytest -m "docker and not full"
+	$(BIN)/pytest -n 2 --dist loadgroup -m "docker and not full"
 
 # Everything, exhaustive: every experiment x every defect, mutants, campaigns (hours, not minutes).
 test-full: venv tools go-test
 	$(BIN)/pytest -n 2 --dist loadfile -m "not docker"
-	$(BIN)/pytest -m docker
+	$(BIN)/pytest -n 2 --dist loadgroup -m docker
 
 # ruff over the whole tree, mypy --strict over the engine (configured in pyproject.toml).
 lint: venv

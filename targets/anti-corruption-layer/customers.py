@@ -9,7 +9,8 @@ GET /customers/{id}/standing answers
     503 {"error": {"code": "customer_record_unavailable", "message": ...}, "degraded": true}
 The 503 is the clean domain error for anything the ACL could not vouch for.
 
-Env: ACL_URL, DOMAIN_ACL_TIMEOUT (s, 5: a backstop; the ACL enforces the legacy deadline).
+Env: ACL_URL, DOMAIN_ACL_TIMEOUT (s, 5: a backstop; the ACL enforces the legacy deadline),
+DOMAIN_ACL_CONNECT_TIMEOUT (s, 0.25: connecting to the ACL next door).
 """
 from __future__ import annotations
 
@@ -28,6 +29,9 @@ from servicekit import env_float, health_route, metrics_route, serve
 
 ACL_URL = os.environ.get("ACL_URL", "http://127.0.0.1:8201").rstrip("/")
 ACL_TIMEOUT = env_float("DOMAIN_ACL_TIMEOUT", 5.0)
+# A live ACL next door accepts in well under a millisecond; a dead container's address never
+# answers a SYN, and waiting out ACL_TIMEOUT there would hold every caller for 5 s.
+ACL_CONNECT_TIMEOUT = env_float("DOMAIN_ACL_CONNECT_TIMEOUT", 0.25)
 
 ANSWERS = Counter("customers_answers_total", "Standing answers", ["result"])
 
@@ -66,7 +70,7 @@ async def get_standing(request: Request) -> JSONResponse:
 @contextlib.asynccontextmanager
 async def lifespan(app):
     global client
-    async with httpx.AsyncClient(base_url=ACL_URL, timeout=ACL_TIMEOUT) as client:
+    async with httpx.AsyncClient(base_url=ACL_URL, timeout=httpx.Timeout(ACL_TIMEOUT, connect=ACL_CONNECT_TIMEOUT)) as client:
         yield
 
 
