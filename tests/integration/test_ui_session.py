@@ -137,7 +137,7 @@ def test_with_two_workers_every_request_is_stored_once_and_matches_locusts_total
         wait_for("Locust's web UI", lambda: web.get("/").text, 90, proc)
         assert web.post("/swarm", data={"user_count": 8, "spawn_rate": 8, "host": ""}).json()["success"]
         stats = wait_for("requests from both workers", lambda: (s := web.get("/stats/requests").json())["stats"][-1]["num_requests"] > 100
-                         and s["workers"] and all(w["user_count"] > 0 for w in s["workers"]) and s, 40, proc)
+                         and s["workers"] and all(w["user_count"] > 0 for w in s["workers"]) and s, 90, proc)  # workers start slowly on a busy machine
         assert len(stats["workers"]) == 2
     finally:
         web.close()

@@ -54,4 +54,8 @@ def test_a_back_end_already_running(run_experiment: Callable[..., Any], tmp_path
         assert back.poll() is None
     finally:
         back.terminate()
-        back.wait(timeout=10)
+        try:
+            back.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # never leave it behind, even if SIGTERM was not enough
+            back.kill()
+            back.wait(timeout=10)
