@@ -21,6 +21,7 @@ import functools
 import time
 import traceback
 import uuid
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -93,16 +94,22 @@ def run_experiment(exp: ExperimentSpec, options: RunOptions | None = None) -> Ru
         return _run(exp, options)
 
 
+def runtime_for(exp: ExperimentSpec, defect: str | None, runtime: str) -> Any:
+    """The runtime factory a run (or a ``harness ui`` session) deploys with, once its defect is known to exist."""
+    system = exp.target
+    if defect is not None and defect not in system.defects:
+        known = ", ".join(system.defects) or "none"
+        raise InputError(f"system '{system.name}' has no defect '{defect}'; defects: {known}", file=str(exp.path))
+    try:
+        return runtimes.get(runtime)
+    except KeyError as exc:
+        raise InputError(f"--runtime: {exc}") from None
+
+
 def _run(exp: ExperimentSpec, options: RunOptions | None) -> RunResult:
     opts = options or RunOptions()
     system = exp.target
-    if opts.defect is not None and opts.defect not in system.defects:
-        known = ", ".join(system.defects) or "none"
-        raise InputError(f"system '{system.name}' has no defect '{opts.defect}'; defects: {known}", file=str(exp.path))
-    try:
-        runtime_factory = runtimes.get(opts.runtime)
-    except KeyError as exc:
-        raise InputError(f"--runtime: {exc}") from None
+    runtime_factory = runtime_for(exp, opts.defect, opts.runtime)
     seed = exp.seed if opts.seed is None else opts.seed
     ev = opts.events
     guard = InterruptGuard(ignore_after=opts.ignore_signals_after)  # not raising yet: a signal from here on is noted and taken up below

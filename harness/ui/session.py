@@ -37,6 +37,7 @@ from ..result import RunResult, Status
 from ..rundir import prepare_run_dir
 from ..runner import (
     SystemCrashed,
+    runtime_for,
     _collect,
     _drain_events,
     _drain_sampler,
@@ -46,7 +47,7 @@ from ..runner import (
     conclude,
     default_run_dir,
 )
-from ..runtime.base import Deployment, DeployRequest, runtimes
+from ..runtime.base import Deployment, DeployRequest
 from ..signals import InterruptGuard
 from ..teardown import RunParts, flush_notices, tear_down
 from ..traffic.sampler import start_sampling
@@ -286,13 +287,7 @@ def run_session(exp: ExperimentSpec, opts: UiOptions) -> RunResult:
 
 def _run_session(exp: ExperimentSpec, opts: UiOptions) -> RunResult:
     system = exp.target
-    if opts.defect is not None and opts.defect not in system.defects:
-        known = ", ".join(system.defects) or "none"
-        raise InputError(f"system '{system.name}' has no defect '{opts.defect}'; defects: {known}", file=str(exp.path))
-    try:
-        runtime_factory = runtimes.get(opts.runtime)
-    except KeyError as exc:
-        raise InputError(f"--runtime: {exc}") from None
+    runtime_factory = runtime_for(exp, opts.defect, opts.runtime)
     seed = exp.seed if opts.seed is None else opts.seed
     ev = opts.events
     guard = InterruptGuard(ignore_after=opts.ignore_signals_after)

@@ -5,13 +5,11 @@ Screenshots are kept in reports/browser/ (git-ignored) as test artifacts.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import headless_chromium, needs_chromium
 
 from harness.compare import compare_folders, write_comparison
 from harness.experiment import load_experiment
@@ -22,33 +20,17 @@ from synthetic_runs import EXPERIMENT, build_run
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "reports" / "browser"
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not (CHROMIUM and DRIVER) and os.environ.get("CI") != "true",
-                       reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"),
+    needs_chromium,
 ]
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM or "/usr/bin/chromium"
-    profile = tempfile.mkdtemp(prefix="harness-chromium-")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1280,1000", f"--user-data-dir={profile}"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(DRIVER or "/usr/bin/chromedriver"))
-    try:
+    with headless_chromium("1280,1000") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,9 @@ Screenshots are kept in reports/browser/ (git-ignored) as test artifacts.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,39 +18,24 @@ from typing import Any
 
 import httpx
 import pytest
+from browser import headless_chromium, needs_chromium
 
 from harness.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "reports" / "browser"
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 EDGE = "orders->payments"
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(not (CHROMIUM and DRIVER) and os.environ.get("CI") != "true",
-                       reason="needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)"),
+    needs_chromium,
 ]
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM or "/usr/bin/chromium"
-    profile = tempfile.mkdtemp(prefix="harness-chromium-")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=1400,1300", f"--user-data-dir={profile}"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=opts, service=Service(DRIVER or "/usr/bin/chromedriver"))
-    try:
+    with headless_chromium("1400,1300") as driver:
         yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
 
 
 def until(what: str, probe: Callable[[], Any], timeout: float) -> Any:
