@@ -59,11 +59,22 @@ def ask(sock: socket.socket, path: str) -> None:
 
 
 def answer(sock: socket.socket, timeout: float) -> bytes | None:
+    """One whole response (headers and the 2-byte body), or None if nothing came in time. The
+    server writes headers and body separately, so one recv can return just the headers; reading
+    to the end keeps a late body from being mistaken for an answer to the next request."""
     sock.settimeout(timeout)
+    received = b""
+    deadline = time.monotonic() + timeout
     try:
-        return sock.recv(4096)
+        while not (b"\r\n\r\n" in received and received.endswith(b"ok")):
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            received += chunk
     except TimeoutError:
-        return None
+        pass
+    return received or None
 
 
 @pytest.mark.integration
