@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -38,14 +39,17 @@ class Run:
 
 @pytest.fixture
 def run_experiment(tmp_path: Path) -> Callable[..., Run]:
-    """``run_experiment("experiments/x.yaml", defect=None, *extra_args)`` -> Run."""
+    """``run_experiment("experiments/x.yaml", defect=None, *extra_args, targets=None)`` -> Run; ``targets``
+    runs the experiment against another copy of ``targets/`` (a code change no defect switch has)."""
 
-    def run(experiment: str, defect: str | None = None, *extra: str, timeout: float = 300) -> Run:
+    def run(experiment: str, defect: str | None = None, *extra: str, timeout: float = 300,
+            targets: Path | None = None) -> Run:
         out = tmp_path / (defect or "sound")
         args = [sys.executable, "-m", "harness.cli", "run", str(ROOT / experiment), "--out", str(out), "--quiet", *extra]
         if defect:
             args += ["--defect", defect]
-        proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        env = {**os.environ, "HARNESS_TARGETS": str(targets)} if targets else None  # a changed copy of targets/
+        proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
         result_path = out / "result.json"
         result = json.loads(result_path.read_text()) if result_path.exists() else {}
         return Run(proc.returncode, result, out, proc.stdout + proc.stderr)
