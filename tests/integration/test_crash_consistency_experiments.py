@@ -1,12 +1,19 @@
 """The crash-consistency experiments (cqrs-crashes, event-sourcing-crashes), for real.
 
 The service that applies batches to a read model is SIGKILLed four times while its database
-edge is slow, which stretches each batch so the kills land inside its work. Sound: the apply
-and its checkpoint are one transaction, so every effect check passes. With the built-in defect
-that breaks exactly-once application (cqrs: applying without the checkpoint; event-sourcing: a
-checkpoint kept only in memory), the audits of the databases fail, not a self-report.
+edge is slow, which stretches each batch so the kills land inside its work; cqrs's then gets a
+database edge so slow that an apply outlasts the relay's delivery timeout, so a batch is
+redelivered while it is being applied. Sound: the apply and its checkpoint are one transaction,
+so every effect check passes. With the built-in defect that breaks exactly-once application
+(cqrs: applying without the checkpoint; event-sourcing: a checkpoint kept only in memory), and
+with a realistic code change no switch has (cqrs: the checkpoint moved in its own statement after
+the batch's commit, tests/mutants/), the audits of the databases fail, not a self-report.
 """
 from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +21,7 @@ pytestmark = pytest.mark.integration
 
 CQRS = "experiments/cqrs-crashes.yaml"
 ES = "experiments/event-sourcing-crashes.yaml"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def kills(run) -> int:
@@ -32,6 +40,16 @@ def test_sound_cqrs_applies_each_update_once_through_four_crashes_of_the_query_s
 
 def test_a_query_side_applying_without_its_checkpoint_applies_redelivered_updates_twice(run_experiment) -> None:
     run = run_experiment(CQRS, "non-idempotent-projection")
+    assert run.code == 1, run.explain()
+    assert {"no-duplicate-updates", "effects-hold"} <= run.failed, run.explain()
+
+
+def test_a_checkpoint_moved_after_the_commit_lets_a_redelivered_batch_apply_again(run_experiment,
+                                                                                 tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
+    patch = ROOT / "tests" / "mutants" / "cqrs" / "checkpoint-moved-after-commit.patch"
+    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
+    run = run_experiment(CQRS, targets=tmp_path / "targets")
     assert run.code == 1, run.explain()
     assert {"no-duplicate-updates", "effects-hold"} <= run.failed, run.explain()
 
