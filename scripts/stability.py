@@ -8,7 +8,7 @@ mysterious red run.
     .venv/bin/python scripts/stability.py experiments/saga.yaml experiments/cqrs.yaml --runs 10 \\
         --out reports/stability.json
 
-Figures are read from each check's evidence (``value_ms``/``max_ms`` for latency, ``error_rate``/``max``,
+Figures are read from each check's evidence (``value_ms``/``max_allowed_ms`` for latency, ``error_rate``/``max``,
 ``delay_s``/``within_s``, ...); checks without one report their pass count only.
 """
 from __future__ import annotations
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from slots import experiment_slot  # noqa: E402  (one of the machine-wide experiment slots, as tests take)
 
 # (figure, bound) evidence keys, tried in order; the first pair found in a check's evidence is used.
-FIGURES: list[tuple[str, str]] = [("value_ms", "max_ms"), ("error_rate", "max"), ("delay_s", "within_s"),
+FIGURES: list[tuple[str, str]] = [("value_ms", "max_allowed_ms"), ("error_rate", "max"), ("delay_s", "within_s"),
                                   ("ratio", "max_ratio"), ("staleness_p", "max_s")]
 
 

@@ -129,7 +129,9 @@ def _bounds(p: ErrorRateParams | LatencyParams, unit: str) -> dict[str, Any]:
     for name in ("max", "min"):
         value = getattr(p, name)
         if value is not None:
-            out[f"{name}_ms" if unit == "ms" else name] = round(value * 1000, 3) if unit == "ms" else value
+            # "max_allowed_ms", not "max_ms": the latency statistics put the slowest request's
+            # time under "max_ms", which would overwrite the bound in the same evidence.
+            out[f"{name}_allowed_ms" if unit == "ms" else name] = round(value * 1000, 3) if unit == "ms" else value
     for name in ("max_increase", "min_increase"):
         shift = getattr(p, name)
         if shift is not None:

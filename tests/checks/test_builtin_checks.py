@@ -81,6 +81,14 @@ def test_latency_fails_with_the_slowest_requests_as_evidence() -> None:
     assert out.evidence["slowest"][0]["ms"] == 500
 
 
+def test_latency_evidence_keeps_the_bound_apart_from_the_slowest_request() -> None:
+    # The statistics' "max_ms" (the slowest request) once overwrote the bound of the same name,
+    # so the evidence showed no bound at all.
+    h = history(steady(ms=40))
+    out = latency(h, LatencyParams(max=0.1, percentile=95), Windows(h))
+    assert out.evidence["max_allowed_ms"] == 100 and out.evidence["max_ms"] == 40
+
+
 def test_latency_passes_before_the_fault() -> None:
     reqs = steady(end=10) + steady(ms=500, start=10, end=20) + steady(start=20)
     h = history(reqs)
