@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+# 32 users on a 2-core machine: make test-full only, until its stability is measured (docs/gate.md).
+pytestmark = [pytest.mark.integration, pytest.mark.full]
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = "experiments/bff-contention.yaml"

@@ -44,6 +44,7 @@ def test_a_query_side_applying_without_its_checkpoint_applies_redelivered_update
     assert {"no-duplicate-updates", "effects-hold"} <= run.failed, run.explain()
 
 
+@pytest.mark.full  # how many batches are applied twice depends on timing; make test-full until measured
 def test_a_checkpoint_moved_after_the_commit_lets_a_redelivered_batch_apply_again(run_experiment,
                                                                                  tmp_path: Path) -> None:
     shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
