@@ -23,7 +23,7 @@ from .capabilities import STOCK_SERVER_HINT
 from .registry import ActiveFault, FaultContext, Milliseconds, ToxicFault, register, whole_units
 from .toxiproxy import Stream, ToxiproxyRequestError
 
-__all__ = ["HttpAbort", "HttpDelay", "HttpHeader", "HttpStatus", "HttpToxicFault", "read_traffic"]
+__all__ = ["CutAfterMatch", "HttpAbort", "HttpDelay", "HttpHeader", "HttpStatus", "HttpToxicFault", "read_traffic"]
 
 Seconds = Annotated[int, whole_units(1.0, "seconds")]
 
@@ -58,12 +58,15 @@ class HttpToxicFault(ToxicFault):
             if exc.status == 400 and "invalid toxic type" in exc.body:
                 raise ToxiproxyError(
                     f"the toxiproxy-server at {ctx.toxiproxy.base_url} has no '{self.name}' toxic: "
-                    "it is a stock server", hint=STOCK_SERVER_HINT) from exc
+                    "it is a stock server or a build older than this checkout", hint=STOCK_SERVER_HINT) from exc
             raise
 
     def traffic(self, ctx: FaultContext, fault: ActiveFault) -> dict[str, Any] | None:
         """The toxic's own counters: requests it decided on, faulted, and non-HTTP connections."""
         return read_traffic(ctx.toxiproxy.metrics(), ctx.proxy_for_edge(fault.target), fault.name)
+
+    def idle(self, fault: ActiveFault, seen: dict[str, Any]) -> str | None:
+        return None if seen.get("requests") else f"{self.name} saw no HTTP request on {fault.target} while applied"
 
 
 def read_traffic(exposition: str, proxy: str, toxic: str) -> dict[str, Any]:
@@ -159,3 +162,30 @@ class HttpHeader(HttpToxicFault):
             if value.lower() in _FRAMING:
                 raise ValueError(f"{value} frames the body and cannot be changed (see http_abort)")
             return value
+
+
+@register
+class CutAfterMatch(HttpToxicFault):
+    """Closes the connection right after data holding ``match`` has passed (any protocol, not only HTTP).
+
+    A connection lost at one exact point of a conversation, which a timer cannot aim at.
+    Downstream (the default) on a PostgreSQL edge with ``match: COMMIT``: the database has
+    committed and said so, then the client's connection is gone, so bookkeeping kept in a second
+    transaction (a checkpoint, an outbox mark) is lost and the first one is redone. Upstream:
+    the statement reaches the server and its answer never comes back (an unknown outcome). The
+    chunk holding the match is forwarded whole; ``toxicity`` is the share of matches that cut.
+    """
+
+    name = "cut_after_match"
+    default_stream: ClassVar[Stream] = "downstream"
+
+    class Attributes(HttpAttributes):
+        match: str = Field(min_length=1, max_length=1024, description="the bytes to look for, as text (UTF-8)")
+
+    def traffic(self, ctx: FaultContext, fault: ActiveFault) -> dict[str, Any] | None:
+        counts = read_traffic(ctx.toxiproxy.metrics(), ctx.proxy_for_edge(fault.target), fault.name)
+        return {"matches": counts["requests"], "cut": counts["faulted"], "passed": counts["passed"]}
+
+    def idle(self, fault: ActiveFault, seen: dict[str, Any]) -> str | None:
+        match = fault.attributes.model_dump()["match"]
+        return None if seen.get("matches") else f"{self.name} saw no {match!r} on {fault.target} while applied"

@@ -84,6 +84,10 @@ class FaultType:
         """What the fault saw while applied (asked after removal), for the journal; None: nothing to say."""
         return None
 
+    def idle(self, fault: ActiveFault, seen: dict[str, Any]) -> str | None:
+        """Why the fault could not have bitten, judged from what ``traffic`` saw; None if it could."""
+        return None
+
 
 FAULT_TYPES: Registry[FaultType] = Registry("fault type")
 

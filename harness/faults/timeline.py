@@ -155,8 +155,8 @@ class FaultTimeline:
                      "passed their traffic through unfaulted (the reason is in logs/toxiproxy.log)")
             self.journal.write("fault_error", fault=f.name, action="traffic", error=error)
             self.events.notice.fire(message=f"fault {f.name}: {error}")
-        elif not seen.get("requests"):
-            self.events.notice.fire(message=f"fault {f.name}: {f.type} saw no HTTP request on {f.target} while applied")
+        elif (idle := f.kind.idle(f, seen)) is not None:
+            self.events.notice.fire(message=f"fault {f.name}: {idle}")
 
     def remove_all(self) -> None:
         """Heal everything, whatever happened. Falls back to Toxiproxy's reset if a removal fails."""

@@ -48,7 +48,7 @@ def test_an_unknown_fault_type_names_the_closest_and_lists_the_known_ones() -> N
     assert str(caught.value) == (
         f"unknown fault type 'latncy' (did you mean 'latency'?); known: {', '.join(FAULT_TYPES.names())}"
     )
-    assert "bandwidth, blackhole, down, " in str(caught.value)
+    assert "bandwidth, blackhole, cut_after_match, down, " in str(caught.value)
 
 
 def test_the_package_exports_exactly_its_public_names() -> None:

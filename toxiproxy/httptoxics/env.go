@@ -22,7 +22,7 @@ import (
 )
 
 // Types lists the toxic types this package registers.
-var Types = []string{"http_status", "http_abort", "http_delay", "http_header"}
+var Types = []string{"http_status", "http_abort", "http_delay", "http_header", "cut_after_match"}
 
 // env is what the toxics need from the server they run in. Toxiproxy creates toxics from its
 // registry with reflect.New, so they cannot be handed dependencies: Register sets this once.
@@ -45,7 +45,7 @@ func newEnv(server *toxiproxy.ApiServer, logger zerolog.Logger, seed int64) *env
 		logger: logger,
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "toxiproxy", Subsystem: "http", Name: "requests_total",
-			Help: "HTTP messages (requests upstream, answers downstream) an HTTP toxic decided on, by outcome (faulted, passed)",
+			Help: "HTTP messages (requests upstream, answers downstream) an HTTP toxic decided on, by outcome (faulted, passed); for cut_after_match, the matches it drew for",
 		}, append(labels, "outcome")),
 		opaque: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "toxiproxy", Subsystem: "http", Name: "passthrough_connections_total",
@@ -77,6 +77,7 @@ func Register(server *toxiproxy.ApiServer, registry *prometheus.Registry, logger
 	toxics.Register("http_abort", new(AbortToxic))
 	toxics.Register("http_delay", new(DelayToxic))
 	toxics.Register("http_header", new(HeaderToxic))
+	toxics.Register("cut_after_match", new(CutAfterMatchToxic))
 	return nil
 }
 
