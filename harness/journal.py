@@ -153,7 +153,10 @@ class History:
             if r["kind"] == "fault_applied":
                 out[r["fault"]] = FaultWindow(r["fault"], r.get("type", ""), r.get("target", ""), r["t"], None, r)
             elif r["kind"] == "fault_removed" and r["fault"] in out:
-                out[r["fault"]].removed = r["t"]
+                # The fault ends when its removal is done, not when it was asked for: removing
+                # a slicer waits for the data it holds to drip out (seconds, Toxiproxy #558),
+                # and the fault acts all that time. Windows after it start from there.
+                out[r["fault"]].removed = r["t"] + float(r.get("took_ms") or 0) / 1000
         return out
 
     def audits(self) -> dict[str, Any]:

@@ -102,6 +102,16 @@ def test_the_after_window_starts_after_the_settle_time() -> None:
     assert w.start == T0 + 22.0 and w.end == T0 + 30.0
 
 
+def test_a_fault_ends_when_its_removal_is_done_so_a_slow_removal_delays_the_after_window() -> None:
+    # Removing a slicer waits for what it holds to drip out (Toxiproxy #558): it acts till then.
+    recs = [r for r in history(steady()).records if r["kind"] != "fault_removed"]
+    recs.insert(-1, {"kind": "fault_removed", "t": T0 + 20.0, "fault": "f", "took_ms": 5000.0})
+    h = History(recs)
+    assert h.faults()["f"].removed == T0 + 25.0
+    w = Windows(h, default="after").resolve(None)
+    assert w.start == T0 + 27.0 and w.end == T0 + 30.0
+
+
 def test_event_within_passes_when_the_event_follows_the_fault_in_time() -> None:
     h = history(steady(), events=[(11.5, {"type": "breaker_state", "state": "open"})])
     p = EventWithinParams(event={"type": "breaker_state", "state": "open"}, after={"fault": "f"}, within=5)
