@@ -6,11 +6,14 @@ database edge so slow that an apply outlasts the relay's delivery timeout, so a 
 redelivered while it is being applied. Sound: the apply and its checkpoint are one transaction,
 so every effect check passes. With the built-in defect that breaks exactly-once application
 (cqrs: applying without the checkpoint; event-sourcing: a checkpoint kept only in memory), and
-with a realistic code change no switch has (cqrs: the checkpoint moved in its own statement after
-the batch's commit, tests/mutants/), the audits of the databases fail, not a self-report.
+with realistic code changes no switch has (tests/mutants/: cqrs's checkpoint moved in its own
+statement after the batch's commit; event-sourcing's checkpoint moved out of the batch's
+transaction, caught when a connection is cut right after the read model acknowledges a COMMIT),
+the audits of the databases fail, not a self-report.
 """
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,6 +27,15 @@ ES = "experiments/event-sourcing-crashes.yaml"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def cut(run, fault: str) -> int:
+    """How many connections a cut_after_match fault closed (its fault_traffic record)."""
+    for line in (run.out / "journal.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record.get("kind") == "fault_traffic" and record.get("fault") == fault:
+            return int(record.get("cut", 0))
+    return 0
+
+
 def kills(run) -> int:
     text = (run.out / "journal.jsonl").read_text()
     return text.count('"action": "kill"') + text.count('"action":"kill"')
@@ -33,6 +45,7 @@ def test_sound_cqrs_applies_each_update_once_through_four_crashes_of_the_query_s
     run = run_experiment(CQRS)
     assert run.code == 0, run.explain()
     assert kills(run) == 4
+    assert cut(run, "read-side-lost-after-commit") > 0 and cut(run, "write-side-lost-after-commit") > 0
     verdicts = {c["name"]: c["verdict"] for c in run.result["checks"]}
     assert all(verdicts[n] == "passed" for n in ("no-lost-updates", "no-duplicate-updates", "reads-consistent",
                                                   "effects-hold")), verdicts
@@ -59,8 +72,24 @@ def test_sound_projection_equals_the_log_after_four_crashes_mid_batch(run_experi
     run = run_experiment(ES)
     assert run.code == 0, run.explain()
     assert kills(run) == 4
+    assert cut(run, "connection-lost-after-commit") > 0, "no commit acknowledgement was followed by a lost connection"
     replay = run.check("replay-equals-projection")["evidence"]
     assert replay["projection_checkpoint"] == replay["log_head_seq"]
+
+
+def test_a_checkpoint_moved_out_of_the_batch_transaction_applies_a_batch_twice(run_experiment, tmp_path: Path) -> None:
+    """The batch commits, the connection is lost before the checkpoint's own statement: the batch comes again.
+
+    A kill rarely lands in that window (one round trip after a batch of up to 200 statements);
+    the cut after the read model's COMMIT aims at it.
+    """
+    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
+    patch = ROOT / "tests" / "mutants" / "event-sourcing" / "checkpoint-outside-batch-transaction.patch"
+    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
+    run = run_experiment(ES, targets=tmp_path / "targets")
+    assert run.code == 1, run.explain()
+    assert {"replay-equals-projection", "effects-hold"} <= run.failed, run.explain()
+    assert "projection-counts-every-event-once" in run.check("effects-hold")["summary"], run.explain()
 
 
 def test_a_volatile_checkpoint_reapplies_events_after_a_crash(run_experiment) -> None:
