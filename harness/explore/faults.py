@@ -11,6 +11,10 @@ timeout) into a concrete fault of the fault registry:
                              the dependency (non-idempotent calls are what this finds)
              blackhole       every byte of the answer dropped, the connection held open: slow,
                              not dead (health probes and retries behave differently than for down)
+             lost-after-commit  (PostgreSQL edges only) the connection closed right after the
+                             database acknowledges a COMMIT: the work is durable, whatever the
+                             caller writes next on that connection is lost (bookkeeping kept in a
+                             second transaction: a checkpoint, an outbox mark, an idempotency record)
     service  kill            SIGKILL, started again when the fault ends
              pause           frozen (SIGSTOP / docker pause), resumed when the fault ends
 
@@ -40,6 +44,10 @@ class MatrixFault:
     priority: int = 0
     """Lower is kept first when a budget drops cells."""
     describe: Callable[[float], str] = field(default=lambda timeout: "")
+    applies: Callable[[str], bool] = field(default=lambda url: True)
+    """edge url (the manifest's form, e.g. postgresql://...) -> whether this fault means anything there"""
+    needs_http_toxics: bool = False
+    """Only our toxiproxy-server has it: left out when the server named in the environment is stock."""
 
 
 MATRIX_FAULTS: Registry[MatrixFault] = Registry("matrix fault")
@@ -70,6 +78,9 @@ _register(MatrixFault("blackhole", "edge", _blackhole, slow=True, priority=3,
                       describe=lambda t: "answers dropped, connections held open"))
 _register(MatrixFault("latency-below", "edge", lambda t: ("latency", {"latency": _ms(t / 2)}), slow=True, priority=4,
                       describe=lambda t: f"latency {_ms(t / 2)} ms (half the caller's {_ms(t)} ms timeout)"))
+_register(MatrixFault("lost-after-commit", "edge", lambda t: ("cut_after_match", {"match": "COMMIT"}), priority=5,
+                      describe=lambda t: "connection lost right after each COMMIT is acknowledged",
+                      applies=lambda url: url.startswith(("postgresql://", "postgres://")), needs_http_toxics=True))
 _register(MatrixFault("kill", "service", lambda t: ("kill", {}), priority=0,
                       describe=lambda t: "SIGKILL, restarted after"))
 _register(MatrixFault("pause", "service", lambda t: ("pause", {}), slow=True, priority=1,

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..params import evaluate_bound
+from ..faults.capabilities import explicit_server_problem
 from .faults import DEFAULT_TIMEOUT_S, MATRIX_FAULTS, MatrixFault
 
 if TYPE_CHECKING:
@@ -117,6 +118,7 @@ def edge_timeout(system: "SystemSpec", edge: str) -> float:
 def all_cells(system: "SystemSpec", faults: list[str] | None = None, targets: list[str] | None = None) -> list[Cell]:
     """Every edge x every edge fault, every service x every service fault (filtered), in manifest order."""
     wanted = set(faults) if faults else None
+    stock_server = explicit_server_problem() is not None
     cells: list[Cell] = []
     for edge in system.edges:
         if targets and edge not in targets:
@@ -124,6 +126,10 @@ def all_cells(system: "SystemSpec", faults: list[str] | None = None, targets: li
         timeout = edge_timeout(system, edge)
         for name in MATRIX_FAULTS:
             mf = MATRIX_FAULTS.get(name)
+            if mf.needs_http_toxics and stock_server:
+                continue
+            if not mf.applies(system.edges[edge].url):
+                continue
             if mf.target_kind == "edge" and (wanted is None or name in wanted):
                 cell = _cell(edge, mf, timeout)
                 if system.edges[edge].timeout_param is None and "timeout" in cell.description:

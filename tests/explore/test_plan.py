@@ -55,6 +55,27 @@ def test_without_a_timeout_param_the_default_timeout_is_used(tmp_path: Path) -> 
     assert cells["latency-above"].description.endswith("(no timeout_param on this edge: a default)")
 
 
+def test_only_a_postgresql_edge_gets_its_connection_cut_after_a_commit(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "locustfile.py").write_text("# empty\n")
+    manifest = MANIFEST + """\
+  db:
+    command: ["{python}", "db.py"]
+    health: {type: tcp}
+"""
+    manifest = manifest.replace(
+        "max_amplification: \"attempts * 1.5\"}",
+        "max_amplification: \"attempts * 1.5\"}\n      - {service: db, env: DB_URL, url: \"postgresql://u@{host}:{port}/d\"}")
+    (tmp_path / "system.yaml").write_text(manifest)
+    system = load_system(tmp_path / "system.yaml")
+    cut = [c for c in all_cells(system) if c.fault == "lost-after-commit"]
+    assert [(c.target, c.fault_type, c.attributes) for c in cut] == [("front->db", "cut_after_match", {"match": "COMMIT"})]
+    # A stock toxiproxy-server named in the environment has no cut_after_match: the cell is left out.
+    monkeypatch.setattr("harness.explore.plan.explicit_server_problem", lambda: "a stock server")
+    assert not [c for c in all_cells(system) if c.fault == "lost-after-commit"]
+    assert [c for c in all_cells(system) if c.fault == "down" and c.target == "front->db"]
+
+
 def test_the_order_is_seeded_and_starts_with_the_baseline(system) -> None:  # type: ignore[no-untyped-def]
     a, b, c = (make_plan(system, seed=s, budget=None) for s in (1, 1, 2))
     assert [x.id for x in a.cells] == [x.id for x in b.cells] != [x.id for x in c.cells]
@@ -87,4 +108,5 @@ def test_an_edges_amplification_bound_is_an_expression_over_parameters(system) -
 
 
 def test_the_matrix_faults_are_a_registry_with_known_names() -> None:
-    assert MATRIX_FAULTS.names() == ["blackhole", "down", "kill", "latency-above", "latency-below", "pause", "reset"]
+    assert MATRIX_FAULTS.names() == ["blackhole", "down", "kill", "latency-above", "latency-below", "lost-after-commit",
+                                     "pause", "reset"]
