@@ -1,4 +1,4 @@
-"""experiments/bff-contention.yaml for real: 32 mobile users while recommendations answers slow but
+"""experiments/bff-contention.yaml for real: 24 mobile users while recommendations answers slow but
 inside the part deadline; every card must stay complete. The defect is a code change no switch
 has (mobile-bff's HTTP client capped at 8 connections for all its backends, as a team might ship
 "to protect the backends"), applied to a copy of targets/. About 35 s a run."""
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-# 32 users on a 2-core machine: make test-full only, until its stability is measured (docs/gate.md).
+# 24 users on a 2-core machine: make test-full only, until its stability is measured (docs/gate.md).
 pytestmark = [pytest.mark.integration, pytest.mark.full]
 
 ROOT = Path(__file__).resolve().parents[2]
