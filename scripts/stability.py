@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--runs", type=int, default=10)
     p.add_argument("--vary-seed", action="store_true", help="seed run i with i (default: the experiment's own seed)")
     p.add_argument("--out", type=Path)
+    p.add_argument("--keep-failed", type=Path, metavar="DIR",
+                   help="copy the run folder of every run that did not exit 0 here (its evidence and logs)")
     args = p.parse_args(argv)
     report: dict[str, Any] = {}
     all_passed = True
@@ -68,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.runs):
                 r = run_once(exp, Path(tmp) / f"{Path(exp).stem}-{i}", i if args.vary_seed else None)
                 runs.append(r)
+                if r["exit"] != 0 and args.keep_failed:
+                    kept = args.keep_failed / f"{Path(exp).stem}-{i}"
+                    shutil.copytree(Path(tmp) / f"{Path(exp).stem}-{i}", kept, dirs_exist_ok=True)
+                    print(f"  kept {kept}", flush=True)
                 failing = [c["name"] for c in r["checks"] if c["verdict"] != "passed"]
                 print(f"{exp} run {i + 1}/{args.runs}: exit {r['exit']} in {r['seconds']}s"
                       + (f"; not passed: {', '.join(failing)}" if failing else ""), flush=True)
