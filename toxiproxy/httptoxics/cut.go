@@ -16,7 +16,8 @@ import (
 // committed and said so, and the client's next statement on that connection fails: work that
 // keeps its bookkeeping (a checkpoint, an outbox mark, a "sent" flag) in a second
 // transaction loses it, and redoes the first. Upstream with match "COMMIT", the statement
-// reaches the server and its answer never comes back: the outcome is unknown to the client.
+// reaches the server and the connection closes behind it: its answer is lost unless it was
+// quicker than the close (which travels from the upstream link to the client's side).
 //
 // The chunk that holds the match (one read from the socket, usually the whole message and
 // what was sent with it) is forwarded whole, then the connection closes. Each match is a
