@@ -51,7 +51,8 @@ def test_list_shows_every_fault_type_and_which_need_our_toxiproxy_server(capsys:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     lines = {line.split()[0]: line for line in out.split("fault types", 1)[1].splitlines()[1:] if line.strip()}
-    assert {"latency", "down", "kill", "http_status", "http_abort", "http_delay", "http_header", "cut_after_match"} <= set(lines)
+    assert {"latency", "down", "kill", "http_status", "http_abort", "http_delay", "http_header", "cut_after_match",
+            "truncate"} <= set(lines)
     assert "edge, upstream; toxicity per request; status*, body, content_type, retry_after" in lines["http_status"]
     assert "needs the toxiproxy-server built from toxiproxy/" in lines["http_status"]
     assert "toxicity per connection" in lines["latency"] and "needs" not in lines["latency"]

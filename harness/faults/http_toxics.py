@@ -23,7 +23,7 @@ from .capabilities import STOCK_SERVER_HINT
 from .registry import ActiveFault, FaultContext, Milliseconds, ToxicFault, register, whole_units
 from .toxiproxy import Stream, ToxiproxyRequestError
 
-__all__ = ["CutAfterMatch", "HttpAbort", "HttpDelay", "HttpHeader", "HttpStatus", "HttpToxicFault", "read_traffic"]
+__all__ = ["CutAfterMatch", "HttpAbort", "HttpDelay", "HttpHeader", "HttpStatus", "HttpToxicFault", "Truncate", "read_traffic"]
 
 Seconds = Annotated[int, whole_units(1.0, "seconds")]
 
@@ -50,10 +50,12 @@ class HttpToxicFault(ToxicFault):
     per_request: ClassVar[bool] = True
 
     def apply(self, ctx: FaultContext, fault: ActiveFault) -> None:
-        attributes = {**fault.attributes.model_dump(), "probability": fault.toxicity}
+        self._add(ctx, fault, {**fault.attributes.model_dump(), "probability": fault.toxicity}, toxicity=1.0)
+
+    def _add(self, ctx: FaultContext, fault: ActiveFault, attributes: dict[str, Any], toxicity: float) -> None:
         proxy = ctx.proxy_for_edge(fault.target)
         try:
-            ctx.toxiproxy.add_toxic(proxy, fault.name, self.name, attributes, stream=fault.stream, toxicity=1.0)
+            ctx.toxiproxy.add_toxic(proxy, fault.name, self.name, attributes, stream=fault.stream, toxicity=toxicity)
         except ToxiproxyRequestError as exc:
             if exc.status == 400 and "invalid toxic type" in exc.body:
                 raise ToxiproxyError(
@@ -172,7 +174,8 @@ class CutAfterMatch(HttpToxicFault):
     Downstream (the default) on a PostgreSQL edge with ``match: COMMIT``: the database has
     committed and said so, then the client's connection is gone, so bookkeeping kept in a second
     transaction (a checkpoint, an outbox mark) is lost and the first one is redone. Upstream:
-    the statement reaches the server and its answer never comes back (an unknown outcome). The
+    the statement reaches the server and the connection closes behind it (its answer is lost
+    unless it was quicker than the close: an unknown outcome, mostly). The
     chunk holding the match is forwarded whole; ``toxicity`` is the share of matches that cut.
     """
 
@@ -189,3 +192,39 @@ class CutAfterMatch(HttpToxicFault):
     def idle(self, fault: ActiveFault, seen: dict[str, Any]) -> str | None:
         match = fault.attributes.model_dump()["match"]
         return None if seen.get("matches") else f"{self.name} saw no {match!r} on {fault.target} while applied"
+
+
+@register
+class Truncate(HttpToxicFault):
+    """Forwards the first N bytes of a connection's stream, then closes it; N is drawn per connection.
+
+    Toxiproxy's ``limit_data`` cuts every connection at one offset, so it asks one question of
+    the reader of an answer; drawn between ``min_bytes`` and ``max_bytes``, the cut lands at every
+    offset over a few hundred connections: after a field, inside one, before a terminator. A
+    reader that accepts a record missing its last fields is found whatever its layout. Any
+    protocol, not only HTTP. ``toxicity`` is the share of connections cut (Toxiproxy's own).
+    """
+
+    name = "truncate"
+    default_stream: ClassVar[Stream] = "downstream"
+    per_request: ClassVar[bool] = False
+
+    class Attributes(Spec):
+        min_bytes: int = Field(0, ge=0, le=2**62, description="the fewest bytes a cut connection passes")
+        max_bytes: int = Field(ge=0, le=2**62, description="the most bytes a cut connection passes")
+
+        @model_validator(mode="after")
+        def _a_range(self) -> "Truncate.Attributes":
+            if self.max_bytes < self.min_bytes:
+                raise ValueError(f"max_bytes ({self.max_bytes}) must be at least min_bytes ({self.min_bytes})")
+            return self
+
+    def apply(self, ctx: FaultContext, fault: ActiveFault) -> None:
+        self._add(ctx, fault, fault.attributes.model_dump(), toxicity=fault.toxicity)
+
+    def traffic(self, ctx: FaultContext, fault: ActiveFault) -> dict[str, Any] | None:
+        counts = read_traffic(ctx.toxiproxy.metrics(), ctx.proxy_for_edge(fault.target), fault.name)
+        return {"cut": counts["faulted"], "passed": counts["passed"]}
+
+    def idle(self, fault: ActiveFault, seen: dict[str, Any]) -> str | None:
+        return None if seen.get("cut") else f"{self.name} cut no connection on {fault.target} while applied"

@@ -22,7 +22,7 @@ import (
 )
 
 // Types lists the toxic types this package registers.
-var Types = []string{"http_status", "http_abort", "http_delay", "http_header", "cut_after_match"}
+var Types = []string{"http_status", "http_abort", "http_delay", "http_header", "cut_after_match", "truncate"}
 
 // env is what the toxics need from the server they run in. Toxiproxy creates toxics from its
 // registry with reflect.New, so they cannot be handed dependencies: Register sets this once.
@@ -45,7 +45,7 @@ func newEnv(server *toxiproxy.ApiServer, logger zerolog.Logger, seed int64) *env
 		logger: logger,
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "toxiproxy", Subsystem: "http", Name: "requests_total",
-			Help: "HTTP messages (requests upstream, answers downstream) an HTTP toxic decided on, by outcome (faulted, passed); for cut_after_match, the matches it drew for",
+			Help: "HTTP messages (requests upstream, answers downstream) an HTTP toxic decided on, by outcome (faulted, passed); for cut_after_match, the matches it drew for; for truncate, the connections it cut (faulted) or that ended before their drawn offset (passed)",
 		}, append(labels, "outcome")),
 		opaque: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "toxiproxy", Subsystem: "http", Name: "passthrough_connections_total",
@@ -78,6 +78,7 @@ func Register(server *toxiproxy.ApiServer, registry *prometheus.Registry, logger
 	toxics.Register("http_delay", new(DelayToxic))
 	toxics.Register("http_header", new(HeaderToxic))
 	toxics.Register("cut_after_match", new(CutAfterMatchToxic))
+	toxics.Register("truncate", new(TruncateToxic))
 	return nil
 }
 
