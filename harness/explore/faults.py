@@ -9,6 +9,9 @@ timeout) into a concrete fault of the fault registry:
              down            the proxy disabled: connections refused (fails fast)
              reset           the answer cut by a TCP reset once it starts: the request did reach
                              the dependency (non-idempotent calls are what this finds)
+             closed          the connection closed (FIN, not a reset) before the answer's first
+                             byte: the request got there and the answer is empty; a client that
+                             reads an empty answer as "none" or "not found" turns a fault into data
              blackhole       every byte of the answer dropped, the connection held open: slow,
                              not dead (health probes and retries behave differently than for down)
              lost-after-commit  (PostgreSQL edges only) the connection closed right after the
@@ -74,6 +77,8 @@ _register(MatrixFault("latency-above", "edge", lambda t: ("latency", {"latency":
                       describe=lambda t: f"latency {_ms(2 * t)} ms (2x the caller's {_ms(t)} ms timeout)"))
 _register(MatrixFault("reset", "edge", lambda t: ("reset_peer", {"timeout": 0}), priority=2,
                       describe=lambda t: "answers reset once they start (the request got there)"))
+_register(MatrixFault("closed", "edge", lambda t: ("limit_data", {"bytes": 0}), priority=2,
+                      describe=lambda t: "connections closed before the answer's first byte (the request got there)"))
 _register(MatrixFault("blackhole", "edge", _blackhole, slow=True, priority=3,
                       describe=lambda t: "answers dropped, connections held open"))
 _register(MatrixFault("latency-below", "edge", lambda t: ("latency", {"latency": _ms(t / 2)}), slow=True, priority=4,

@@ -33,10 +33,10 @@ def system(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_every_edge_and_service_gets_every_fault_of_its_kind(system) -> None:  # type: ignore[no-untyped-def]
     cells = all_cells(system)
-    assert sorted(c.fault for c in cells if c.target == "front->back") == ["blackhole", "down", "latency-above",
-                                                                           "latency-below", "reset"]
+    assert sorted(c.fault for c in cells if c.target == "front->back") == ["blackhole", "closed", "down",
+                                                                           "latency-above", "latency-below", "reset"]
     assert sorted(c.fault for c in cells if c.target == "back") == ["kill", "pause"]
-    assert len(cells) == 5 + 2 * 2
+    assert len(cells) == 6 + 2 * 2
 
 
 def test_latency_faults_straddle_the_callers_timeout_from_its_parameter(system) -> None:  # type: ignore[no-untyped-def]
@@ -45,6 +45,8 @@ def test_latency_faults_straddle_the_callers_timeout_from_its_parameter(system) 
     assert by_fault["latency-above"].attributes == {"latency": 800}
     assert by_fault["reset"].fault_type == "reset_peer" and by_fault["reset"].attributes == {"timeout": 0}
     assert by_fault["blackhole"].fault_type in ("blackhole", "timeout")
+    # closed: the answer is an orderly close with no byte, not a reset (a different client path)
+    assert by_fault["closed"].fault_type == "limit_data" and by_fault["closed"].attributes == {"bytes": 0}
 
 
 def test_without_a_timeout_param_the_default_timeout_is_used(tmp_path: Path) -> None:
@@ -79,13 +81,13 @@ def test_only_a_postgresql_edge_gets_its_connection_cut_after_a_commit(tmp_path:
 def test_the_order_is_seeded_and_starts_with_the_baseline(system) -> None:  # type: ignore[no-untyped-def]
     a, b, c = (make_plan(system, seed=s, budget=None) for s in (1, 1, 2))
     assert [x.id for x in a.cells] == [x.id for x in b.cells] != [x.id for x in c.cells]
-    assert a.cells[0].fault == BASELINE_CELL and len(a.cells) == 10
+    assert a.cells[0].fault == BASELINE_CELL and len(a.cells) == 11
 
 
 def test_a_budget_shortens_the_phases_before_dropping_cells(system) -> None:  # type: ignore[no-untyped-def]
     full = make_plan(system, seed=0, budget=None)
     plan = make_plan(system, seed=0, budget=full.estimate_s * 0.8)
-    assert plan.shortened and not plan.dropped and len(plan.cells) == 10
+    assert plan.shortened and not plan.dropped and len(plan.cells) == 11
     assert plan.estimate_s <= full.estimate_s * 0.8
 
 
@@ -94,7 +96,7 @@ def test_a_tight_budget_drops_cells_keeping_each_targets_fail_fast_cell_and_says
     assert plan.phases == Phases(MINIMUM.baseline, MINIMUM.fault, MINIMUM.recovery)
     kept = {(c.target, c.fault) for c in plan.cells[1:]}
     assert {("front->back", "down"), ("back", "kill"), ("front", "kill")} <= kept
-    assert plan.estimate_s <= 100 and len(plan.cells) + len(plan.dropped) == 10
+    assert plan.estimate_s <= 100 and len(plan.cells) + len(plan.dropped) == 11
     assert all(d["reason"].startswith("budget: 100s fit") for d in plan.dropped)
 
 
@@ -108,5 +110,5 @@ def test_an_edges_amplification_bound_is_an_expression_over_parameters(system) -
 
 
 def test_the_matrix_faults_are_a_registry_with_known_names() -> None:
-    assert MATRIX_FAULTS.names() == ["blackhole", "down", "kill", "latency-above", "latency-below", "lost-after-commit",
-                                     "pause", "reset"]
+    assert MATRIX_FAULTS.names() == ["blackhole", "closed", "down", "kill", "latency-above", "latency-below",
+                                     "lost-after-commit", "pause", "reset"]
