@@ -6,6 +6,10 @@ not only from the handler's own reports.
 """
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from harness.journal import read_journal
@@ -14,6 +18,7 @@ from pg_cleanup import leftovers
 pytestmark = pytest.mark.integration
 
 EXPERIMENT = "experiments/event-sourcing.yaml"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sound_store_keeps_every_acked_event_once_through_resets_lost_answers_an_outage_and_a_crash(run_experiment) -> None:
@@ -29,6 +34,9 @@ def test_sound_store_keeps_every_acked_event_once_through_resets_lost_answers_an
     # The outage outlasted the budget: some commands were refused, within the budget.
     history = read_journal(run.out / "journal.jsonl")
     assert any(r["status"] == 503 for r in history.requests.where(name_regex="^POST "))
+    # Commands that started early in the 8 s outage gave up inside it, within budget + a backoff step.
+    gave_up = run.check("commands-give-up-while-store-down")["evidence"]
+    assert gave_up["requests"] >= 3 and gave_up["value_ms"] <= gave_up["max_allowed_ms"]
     assert leftovers(run.out) == []
 
 
@@ -60,3 +68,17 @@ def test_a_non_idempotent_append_duplicates_events_and_is_caught(run_experiment)
     # Nothing acknowledged went missing: the defect adds events, it does not lose them.
     assert run.check("client-acks-durable")["verdict"] == "passed"
     assert leftovers(run.out) == []
+
+
+@pytest.mark.full  # a code change no defect switch has (tests/mutants)
+def test_a_retry_budget_restarted_on_every_try_holds_commands_until_the_store_returns(run_experiment,
+                                                                                   tmp_path: Path) -> None:
+    """An outage shorter than the bound cannot tell a bounded retry from one that waits it out; 8 s can."""
+    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
+    patch = ROOT / "tests" / "mutants" / "event-sourcing" / "retry-budget-restarts-each-attempt.patch"
+    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
+    run = run_experiment(EXPERIMENT, targets=tmp_path / "targets")
+    assert run.code == 1, run.explain()
+    assert "commands-give-up-while-store-down" in run.failed, run.explain()
+    held = run.check("commands-give-up-while-store-down")["evidence"]
+    assert held["value_ms"] >= 6000, held  # held until the store came back, 8 s after the outage began
