@@ -77,6 +77,7 @@ def test_sound_projection_equals_the_log_after_four_crashes_mid_batch(run_experi
     assert replay["projection_checkpoint"] == replay["log_head_seq"]
 
 
+@pytest.mark.full  # ~45 s; the sound run above checks that the cuts happen, in make test
 def test_a_checkpoint_moved_out_of_the_batch_transaction_applies_a_batch_twice(run_experiment, tmp_path: Path) -> None:
     """The batch commits, the connection is lost before the checkpoint's own statement: the batch comes again.
 
