@@ -7,7 +7,9 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from ..data.table import OK, RequestTable
+import numpy as np
+
+from ..data.table import OK, RequestTable, nearest_rank
 from ..durations import Duration
 from ..journal import History
 from ..model import Spec
@@ -53,6 +55,15 @@ def error_rate(history: History, p: ErrorRateParams, windows: Windows) -> Outcom
     reqs = select_requests(history.requests, w, p.requests)
     evidence.update(reqs.stats())
     if len(reqs) < p.min_requests:
+        # Too few to pass, but maybe enough to fail: errors over the needed count is the lowest
+        # rate the window can have had, were every missing request a success.
+        floor = reqs.errors_count(p.count_indeterminate) / p.min_requests
+        if p.max is not None and floor > p.max:
+            evidence.update(error_rate=round(floor, 4), proven_with=p.min_requests,
+                            examples=_error_examples(reqs, windows.origin))
+            return Outcome("failed", f"{reqs.errors_count(p.count_indeterminate)} of only {len(reqs)} requests in "
+                           f"'{w.label}' failed: even had {p.min_requests - len(reqs)} more (to the {p.min_requests} "
+                           f"needed) all succeeded, the error rate would be {floor:.2%} (max {p.max:.2%})", evidence)
         return Outcome("unknown", f"only {len(reqs)} requests in window '{w.label}' (need {p.min_requests})", evidence)
     rate = reqs.errors_count(p.count_indeterminate) / len(reqs)
     evidence["error_rate"] = round(rate, 4)
@@ -101,11 +112,22 @@ def latency(history: History, p: LatencyParams, windows: Windows) -> Outcome:
         reqs = reqs.with_outcome("ok")
     evidence.update(reqs.stats())
     if len(reqs) < p.min_requests:
+        # Too few to pass, but maybe enough to fail. Requests that hang are exactly what thins a
+        # window out (each user waits instead of sending more), so "too few" must not hide a
+        # violation already proven: had the missing ones all been instant, is it still over?
+        if len(reqs) and p.max is not None:
+            padded = np.concatenate([np.zeros(p.min_requests - len(reqs)), reqs.sorted_ms()])
+            floor = nearest_rank(padded, p.percentile)
+            if floor > p.max * 1000:
+                evidence.update(value_ms=round(floor, 2), proven_with=p.min_requests,
+                                slowest=_slowest(reqs, windows.origin))
+                return Outcome("failed", f"p{p.percentile:g} latency at least {floor:.1f} ms: only {len(reqs)} requests "
+                               f"in '{w.label}' (need {p.min_requests}), but even {p.min_requests - len(reqs)} more "
+                               f"instant ones would leave it above {p.max * 1000:.0f} ms", evidence)
         return Outcome("unknown", f"only {len(reqs)} requests in window '{w.label}' (need {p.min_requests})", evidence)
     value = reqs.percentile(p.percentile)
     evidence["value_ms"] = round(value, 2)
-    evidence["slowest"] = [{"at_s": round(r["t"] - (windows.origin or 0.0), 3), "name": r["name"],
-                            "ms": round(float(r["ms"]), 2), "outcome": r["outcome"]} for r in reqs.slowest(5)]
+    evidence["slowest"] = _slowest(reqs, windows.origin)
     summary = f"p{p.percentile:g} latency {value:.1f} ms over {len(reqs)} requests in '{w.label}'"
     ok, said = _absolute(value, p.min, p.max, scale=1000, unit="ms")
     if p.max_increase is not None or p.min_increase is not None:
@@ -121,6 +143,11 @@ def latency(history: History, p: LatencyParams, windows: Windows) -> Outcome:
         said += [f"baseline {base_value:.1f} ms in '{evidence['baseline']}': " + "; ".join(rel_said)]
         ok = _combine(ok, rel)
     return Outcome(_verdict(ok), f"{summary} ({'; '.join(said)})", evidence)
+
+
+def _slowest(reqs: RequestTable, origin: float | None, limit: int = 5) -> list[dict[str, Any]]:
+    return [{"at_s": round(r["t"] - (origin or 0.0), 3), "name": r["name"], "ms": round(float(r["ms"]), 2),
+             "outcome": r["outcome"]} for r in reqs.slowest(limit)]
 
 
 def _bounds(p: ErrorRateParams | LatencyParams, unit: str) -> dict[str, Any]:

@@ -89,6 +89,29 @@ def test_latency_evidence_keeps_the_bound_apart_from_the_slowest_request() -> No
     assert out.evidence["max_allowed_ms"] == 100 and out.evidence["max_ms"] == 40
 
 
+def test_too_few_requests_fail_a_latency_bound_they_already_break_and_are_unknown_otherwise() -> None:
+    # Users held by a hanging dependency send few requests: 4 in the window, 3 of them 3 s.
+    slow = [(10.5, 3000.0, "ok"), (13.6, 3000.0, "ok"), (16.7, 3000.0, "ok"), (19.8, 20.0, "ok")]
+    h = history(steady(end=10) + slow + steady(start=20))
+    out = latency(h, LatencyParams(max=1.0, percentile=100, window={"during": "f"}), Windows(h))
+    # p100: one request over the bound is proof, however many more there had been.
+    assert out.verdict == "failed" and "only 4 requests" in out.summary and out.evidence["value_ms"] == 3000
+    # p95 of 10 (6 instant ones added) is still 3 s: failed; p50 of 10 would be instant: unknown.
+    assert latency(h, LatencyParams(max=1.0, percentile=95, window={"during": "f"}), Windows(h)).verdict == "failed"
+    assert latency(h, LatencyParams(max=1.0, percentile=50, window={"during": "f"}), Windows(h)).verdict == "unknown"
+    # Within the bound, too few requests prove nothing either way.
+    fast = history(steady(end=10) + [(12.0, 20.0, "ok")] + steady(start=20))
+    assert latency(fast, LatencyParams(max=1.0, percentile=100, window={"during": "f"}), Windows(fast)).verdict == "unknown"
+
+
+def test_too_few_requests_fail_an_error_bound_they_already_break() -> None:
+    few = [(11.0, 10.0, "fail"), (12.0, 10.0, "fail"), (13.0, 10.0, "ok")]
+    h = history(steady(end=10) + few + steady(start=20))
+    out = error_rate(h, ErrorRateParams(max=0.1, window={"during": "f"}), Windows(h))
+    assert out.verdict == "failed" and out.evidence["error_rate"] == 0.2  # 2 errors over the 10 needed
+    assert error_rate(h, ErrorRateParams(max=0.25, window={"during": "f"}), Windows(h)).verdict == "unknown"
+
+
 def test_latency_passes_before_the_fault() -> None:
     reqs = steady(end=10) + steady(ms=500, start=10, end=20) + steady(start=20)
     h = history(reqs)
