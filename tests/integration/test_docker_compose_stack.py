@@ -92,7 +92,10 @@ def brought_up(profile: str) -> Iterator[None]:
             break
         time.sleep(1)
     if busy:
-        skip_or_fail(f"the stack's fixed loopback ports are taken: {', '.join(busy)}")
+        holders = subprocess.run(["docker", "ps", "--format", "{{.Names}} {{.Ports}}"], capture_output=True, text=True,
+                                 timeout=60).stdout.strip()
+        skip_or_fail(f"the stack's fixed loopback ports are taken: {', '.join(busy)} "
+                     f"(containers running: {holders or 'none'})")
     up = compose("up", "-d", profile=profile, timeout=600)
     try:
         assert up.returncode == 0, up.stderr
