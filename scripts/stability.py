@@ -26,7 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from slots import experiment_slot  # noqa: E402  (one of the machine-wide experiment slots, as tests take)
+from slots import experiment_slot, weight_of  # noqa: E402  (one of the machine-wide experiment slots, as tests take)
 
 # (figure, bound) evidence keys, tried in order; the first pair found in a check's evidence is used.
 FIGURES: list[tuple[str, str]] = [("value_ms", "max_allowed_ms"), ("error_rate", "max"), ("delay_s", "within_s"),
@@ -47,7 +47,7 @@ def run_once(experiment: str, out: Path, seed: int | None) -> dict[str, Any]:
     args = [sys.executable, "-m", "harness.cli", "run", str(ROOT / experiment), "--out", str(out), "--quiet"]
     if seed is not None:
         args += ["--seed", str(seed)]
-    with experiment_slot():
+    with experiment_slot(weight=weight_of(ROOT / experiment)):
         started = time.monotonic()
         code = subprocess.run(args, cwd=ROOT, capture_output=True, text=True).returncode
     result = json.loads((out / "result.json").read_text()) if (out / "result.json").exists() else {}

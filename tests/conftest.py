@@ -10,7 +10,7 @@ import pytest
 
 from harness.faults import Proxy, ToxiproxyClient, ToxiproxyServer
 from harness.net import free_port
-from slots import experiment_slot
+from slots import experiment_slot, slot_count
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -79,9 +79,10 @@ def edge_proxy(toxiproxy: ToxiproxyClient, upstream: Upstream) -> Proxy:
 
 @pytest.fixture(autouse=True)
 def _experiment_slot(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Real experiments wait for one of the machine's experiment slots (see tests/slots.py)."""
+    """Real experiments wait for one of the machine's experiment slots (see tests/slots.py); a test
+    marked ``exclusive`` (a contention experiment) holds them all."""
     if request.node.get_closest_marker("integration") is None:
         yield
         return
-    with experiment_slot():
+    with experiment_slot(weight=slot_count() if request.node.get_closest_marker("exclusive") else 1):
         yield

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 # 24 users on a 2-core machine: make test-full only, until its stability is measured (docs/gate.md).
-pytestmark = [pytest.mark.integration, pytest.mark.full]
+pytestmark = [pytest.mark.integration, pytest.mark.full, pytest.mark.exclusive]  # alone: tests/slots.py
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPERIMENT = "experiments/bff-contention.yaml"

@@ -42,7 +42,7 @@ import yaml
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE.parent))  # tests/: the machine-wide experiment slots
-from slots import experiment_slot  # noqa: E402
+from slots import experiment_slot, weight_of  # noqa: E402
 
 
 @dataclass
@@ -117,7 +117,8 @@ def apply_patch(patch: Path, into: Path) -> str | None:
 def run_one(root: Path, targets: Path, experiment: Path, out: Path, timeout: float) -> ExperimentRun:
     env = {**os.environ, "HARNESS_TARGETS": str(targets)}
     args = [python_of(root), "-m", "harness.cli", "run", str(experiment), "--out", str(out), "--quiet"]
-    with experiment_slot():  # a run judged on a starved machine would say nothing about the mutant
+    # A run judged on a starved machine would say nothing about the mutant (contention ones run alone).
+    with experiment_slot(weight=weight_of(experiment)):
         started = time.monotonic()
         try:
             proc = subprocess.run(args, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
