@@ -176,7 +176,9 @@ class CutAfterMatch(HttpToxicFault):
     transaction (a checkpoint, an outbox mark) is lost and the first one is redone. Upstream:
     the statement reaches the server and the connection closes behind it (its answer is lost
     unless it was quicker than the close: an unknown outcome, mostly). The
-    chunk holding the match is forwarded whole; ``toxicity`` is the share of matches that cut.
+    chunk holding the match is forwarded whole (``deliver: false`` drops it: downstream, the
+    database committed and the client is never told, every time); ``toxicity`` is the share of
+    matches that cut.
     """
 
     name = "cut_after_match"
@@ -184,6 +186,8 @@ class CutAfterMatch(HttpToxicFault):
 
     class Attributes(HttpAttributes):
         match: str = Field(min_length=1, max_length=1024, description="the bytes to look for, as text (UTF-8)")
+        deliver: bool = Field(True, description="forward the data holding the match before the close; false: drop "
+                                                "it (downstream COMMIT: committed, and the client never hears so)")
 
     def traffic(self, ctx: FaultContext, fault: ActiveFault) -> dict[str, Any] | None:
         counts = read_traffic(ctx.toxiproxy.metrics(), ctx.proxy_for_edge(fault.target), fault.name)

@@ -115,6 +115,28 @@ def test_a_commit_acknowledged_by_postgres_is_durable_and_the_connection_is_gone
     assert committed(postgres) == [1, 2, 4]
 
 
+@pytest.mark.integration
+def test_without_delivery_the_commit_is_durable_and_the_client_is_never_told(
+    ours: ToxiproxyClient, postgres: str
+) -> None:
+    proxy = ours.create_proxy(EDGE, f"127.0.0.1:{free_port()}", postgres)
+    ctx = SimpleFaultContext(ours, {EDGE: proxy.name})
+    with psycopg.connect(f"postgresql://postgres@{postgres}/shop", autocommit=True) as direct:
+        direct.execute("DELETE FROM marks")
+    conn = psycopg.connect(f"postgresql://postgres@{proxy.listen}/shop")
+    fault = ActiveFault.create("lost", "cut_after_match", EDGE, {"match": "COMMIT", "deliver": False})
+    fault.kind.apply(ctx, fault)
+    try:
+        conn.execute("INSERT INTO marks VALUES (7)")
+        with pytest.raises(psycopg.OperationalError):
+            conn.commit()  # the answer holding COMMIT never arrives: the outcome is unknown to the client
+    finally:
+        fault.kind.remove(ctx, fault)
+        conn.close()
+    assert committed(postgres) == [7], "the database committed although the client was never told"
+    assert fault.kind.traffic(ctx, fault) == {"matches": 1, "cut": 1, "passed": 0}
+
+
 def test_a_cut_that_saw_no_match_says_so_with_the_match() -> None:
     fault = ActiveFault.create("f", "cut_after_match", EDGE, {"match": "COMMIT"})
     assert fault.kind.idle(fault, {"matches": 0, "cut": 0, "passed": 0}) == \

@@ -20,7 +20,8 @@ import (
 // quicker than the close (which travels from the upstream link to the client's side).
 //
 // The chunk that holds the match (one read from the socket, usually the whole message and
-// what was sent with it) is forwarded whole, then the connection closes. Each match is a
+// what was sent with it) is forwarded whole, then the connection closes; with deliver false
+// it is dropped, then the connection closes. Each match is a
 // draw: probability is the share of matches that cut.
 type CutAfterMatchToxic struct {
 	CutAfterMatchSettings
@@ -30,6 +31,10 @@ type CutAfterMatchToxic struct {
 type CutAfterMatchSettings struct {
 	Probability float64 `json:"probability"`
 	Match       string  `json:"match"` // the bytes to look for, as text (UTF-8)
+	// Deliver false drops the chunk holding the match instead of forwarding it: downstream on
+	// a PostgreSQL edge, the database commits and the client never hears so (the outcome of
+	// the commit is unknown to it, every time; upstream the answer can outrun the close).
+	Deliver bool `json:"deliver"`
 }
 
 // cutState is one connection and direction: the last bytes seen, so a match split across
@@ -40,7 +45,7 @@ type cutState struct {
 }
 
 func (t *CutAfterMatchToxic) UnmarshalJSON(data []byte) error {
-	return decodeSettings(data, &t.CutAfterMatchSettings, &t.Common, CutAfterMatchSettings{Probability: 1},
+	return decodeSettings(data, &t.CutAfterMatchSettings, &t.Common, CutAfterMatchSettings{Probability: 1, Deliver: true},
 		func(s *CutAfterMatchSettings) error {
 			if s.Match == "" {
 				return fmt.Errorf("match must not be empty: the toxic cuts after these bytes pass")
@@ -75,7 +80,9 @@ func (t *CutAfterMatchToxic) Pipe(stub *toxics.ToxicStub) {
 				return
 			}
 			cut := t.decide(st, match, c.Data, id)
-			stub.Output <- c
+			if !cut || t.Deliver {
+				stub.Output <- c
+			}
 			if cut {
 				st.closed = true
 				stub.Close()

@@ -165,3 +165,19 @@ func TestCutAfterMatchRefusesAnEmptyMatch(t *testing.T) {
 		t.Fatalf("an empty match should be refused, got %v", err)
 	}
 }
+
+func TestCutAfterMatchWithoutDeliveryDropsTheAnswerHoldingTheMatch(t *testing.T) {
+	addr, received := lineServer(t)
+	f := newFixture(t, addr)
+	f.add(t, `{"name":"cut","type":"cut_after_match","stream":"downstream","attributes":{"match":"COMMIT","deliver":false}}`)
+	c := dial(t, f)
+	if got, err := exchange(t, c, "SELECT 1\n"); err != nil || got != "SELECT 1\n" {
+		t.Fatalf("an answer without the match should pass: %q %v", got, err)
+	}
+	if got, err := exchange(t, c, "COMMIT\n"); err == nil || got != "" {
+		t.Fatalf("the answer holding the match should be dropped and the connection closed: %q %v", got, err)
+	}
+	if received.Load() != 2 {
+		t.Fatalf("the request itself should reach the server: it received %d lines", received.Load())
+	}
+}
