@@ -73,6 +73,7 @@ def test_sound_projection_equals_the_log_after_four_crashes_mid_batch(run_experi
     assert run.code == 0, run.explain()
     assert kills(run) == 4
     assert cut(run, "connection-lost-after-commit") > 0, "no commit acknowledgement was followed by a lost connection"
+    assert cut(run, "commit-answer-lost") > 0, "no commit went unacknowledged"
     replay = run.check("replay-equals-projection")["evidence"]
     assert replay["projection_checkpoint"] == replay["log_head_seq"]
 
@@ -95,5 +96,16 @@ def test_a_checkpoint_moved_out_of_the_batch_transaction_applies_a_batch_twice(r
 
 def test_a_volatile_checkpoint_reapplies_events_after_a_crash(run_experiment) -> None:
     run = run_experiment(ES, "volatile-checkpoint")
+    assert run.code == 1, run.explain()
+    assert {"replay-equals-projection", "effects-hold"} <= run.failed, run.explain()
+
+
+@pytest.mark.full  # a code change no defect switch has (tests/mutants, blind set 3)
+def test_a_projector_that_trusts_its_memory_after_a_lost_commit_answer_applies_a_batch_twice(run_experiment,
+                                                                                          tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
+    patch = ROOT / "tests" / "mutants" / "event-sourcing" / "checkpoint-from-memory-after-lost-ack.patch"
+    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
+    run = run_experiment(ES, targets=tmp_path / "targets")
     assert run.code == 1, run.explain()
     assert {"replay-equals-projection", "effects-hold"} <= run.failed, run.explain()
