@@ -13,7 +13,7 @@ EXPECTED = {
     "sidecar": (["no-retries", "no-timeout", "app-waits-for-sidecar"], "experiments/sidecar.yaml",
                 {"reset_peer", "latency", "timeout", "kill"}),
     "anti-corruption-layer": (["pass-through", "no-deadline"], "experiments/anti-corruption-layer.yaml",
-                              {"slicer", "limit_data", "latency", "reset_peer", "blackhole"}),
+                              {"slicer", "limit_data", "truncate", "latency", "reset_peer", "blackhole"}),
 }
 
 
