@@ -15,6 +15,15 @@ EXPERIMENT = "experiments/anti-corruption-layer.yaml"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def leaves(value: object) -> list[object]:
+    """Every scalar in a JSON document (nested objects and lists flattened)."""
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in leaves(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in leaves(v)]
+    return [value]
+
+
 def test_the_sound_acl_keeps_the_domain_clean_through_slicing_truncation_and_latency(run_experiment) -> None:
     run = run_experiment(EXPERIMENT)
     assert run.code == 0, run.explain()
@@ -41,7 +50,8 @@ def test_a_pass_through_acl_lets_cut_and_sliced_records_into_the_domain(run_expe
     example = run.check("truncation-is-a-clean-domain-error")["evidence"]["non_conforming_examples"][0]
     # The offending answer itself: a 200 carrying a customer built from half a record.
     assert example["status"] == 200 and example["problem"].startswith("$.customer")
-    assert json.loads(example["body"])["customer"]["status"] is None
+    # Cut somewhere among its last fields (truncate draws the offset), some field of it is missing.
+    assert None in leaves(json.loads(example["body"])["customer"]), example["body"]
     assert run.check("sliced-answers-reassembled")["evidence"]["non_conforming"] > 100
     # The client's oracle sees it too: customers that differ from the system of record.
     assert "answers-agree-with-the-system-of-record" in run.failed

@@ -76,11 +76,19 @@ class Proc:
             time.sleep(0.05)
         raise AssertionError(f"{self.name} not healthy after {timeout}s:\n" + "\n".join(self.lines))
 
-    def events(self, type: str) -> list[dict]:
+    def events(self, type: str, at_least: int = 0, timeout: float = 5.0) -> list[dict]:
+        """The events of ``type`` so far; waits up to ``timeout`` for ``at_least`` of them (the
+        service writes the line before it answers, but our reader thread may lag on a busy machine)."""
         import json
+        import time
 
-        found = [json.loads(line[len(EVENT_PREFIX):]) for line in list(self.lines) if line.startswith(EVENT_PREFIX)]
-        return [e for e in found if e["type"] == type]
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [json.loads(line[len(EVENT_PREFIX):]) for line in list(self.lines) if line.startswith(EVENT_PREFIX)]
+            matching = [e for e in found if e["type"] == type]
+            if len(matching) >= at_least or time.monotonic() > deadline:
+                return matching
+            time.sleep(0.02)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -106,7 +106,7 @@ def test_hung_recommendations_leave_web_alone_and_make_mobile_partial_in_time(pr
     assert card.status_code == 200 and check.mobile_card_problem(doc) is None
     assert doc["missing"] == ["recommendations"] and doc["recommended"] is None and doc["rating"] is not None
     assert 0.35 <= card_s < 1.0
-    assert [(e["part"], e["status"]) for e in mobile.events("part_status")] == [("recommendations", "timeout")]
+    assert [(e["part"], e["status"]) for e in mobile.events("part_status", at_least=1)] == [("recommendations", "timeout")]
     assert web.events("part_status") == []
 
 
