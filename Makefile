@@ -14,7 +14,7 @@ demo: venv tools
 
 # Experiments are wall-clock bound (light CPU), so two workers halve the suite; a test file
 # stays on one worker. Docker tests come after, two at a time as well: each run has its own
-# network and labels; the Compose stack's tests (fixed ports) keep to one worker (xdist_group).
+# network and labels; the Compose stack's tests (fixed ports) take a machine-wide lock, one stack at a time.
 test: venv tools go-test
 	$(BIN)/pytest -n 2 --dist loadfile -m "not docker and not full"
 	$(BIN)/pytest -n 2 --dist loadgroup -m "docker and not full"

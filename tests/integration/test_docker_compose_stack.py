@@ -5,14 +5,16 @@ the Locust UI answers; `down` leaves no container, network or volume. The local 
 Every other profile too: each system's services become healthy and one request of its happy path
 through its entry (through Toxiproxy's edges to its upstreams) succeeds; `all` (every system at once)
 only under `make test-full`. The stack's ports are fixed, so these tests run one after another
-(one xdist group) while other Docker tests run beside them."""
+(a machine-wide lock: the xdist group does not hold them on one worker under pytest 9.2) while other Docker tests run beside them."""
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -73,8 +75,30 @@ def compose(*args: str, profile: str = "circuit-breaker", timeout: float = 300) 
 
 
 @contextlib.contextmanager
+def stack_lock() -> Iterator[None]:
+    """One stack at a time on this machine: a flock the kernel releases if the holder dies.
+
+    The xdist group above does not keep these tests on one worker under pytest 9.2 with
+    pytest-xdist 3.8 (checked with a two-test file: the group's tests went to both workers), so
+    two stacks raced for the fixed ports (CI stops 17 and 18)."""
+    with open(os.path.join(tempfile.gettempdir(), "harness-compose-stack.lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
 def brought_up(profile: str) -> Iterator[None]:
     """`up -d` one profile; `down -v` whatever happens, and nothing of the project is left."""
+    with stack_lock():
+        with _brought_up(profile):
+            yield
+
+
+@contextlib.contextmanager
+def _brought_up(profile: str) -> Iterator[None]:
     if shutil.which("docker-compose") is None:
         skip_or_fail("docker-compose (Debian's v1) is not installed")
     for name in (TOXIPROXY_IMAGE, "harness/prometheus:latest"):
