@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -37,13 +38,23 @@ class Run:
         return "\n".join(lines) + "\n" + self.output[-3000:]
 
 
+def with_mutant(mutant: str, into: Path) -> Path:
+    """A copy of ``targets/`` under ``into`` with ``tests/mutants/<mutant>.patch`` applied; its path."""
+    shutil.copytree(ROOT / "targets", into / "targets", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run(["git", "apply", str(ROOT / "tests" / "mutants" / f"{mutant}.patch")], cwd=into, check=True)
+    return into / "targets"
+
+
 @pytest.fixture
 def run_experiment(tmp_path: Path) -> Callable[..., Run]:
-    """``run_experiment("experiments/x.yaml", defect=None, *extra_args, targets=None)`` -> Run; ``targets``
-    runs the experiment against another copy of ``targets/`` (a code change no defect switch has)."""
+    """``run_experiment("experiments/x.yaml", defect=None, *extra_args, targets=None, mutant=None)`` -> Run;
+    ``targets`` runs the experiment against another copy of ``targets/`` (a code change no defect switch
+    has); ``mutant`` ("SYSTEM/NAME") makes that copy with ``tests/mutants/SYSTEM/NAME.patch`` applied."""
 
     def run(experiment: str, defect: str | None = None, *extra: str, timeout: float = 300,
-            targets: Path | None = None) -> Run:
+            targets: Path | None = None, mutant: str | None = None) -> Run:
+        if mutant:
+            targets = with_mutant(mutant, tmp_path / "mutant")
         out = tmp_path / (defect or "sound")
         args = [sys.executable, "-m", "harness.cli", "run", str(ROOT / experiment), "--out", str(out), "--quiet", *extra]
         if defect:

@@ -3,16 +3,12 @@ of the system fails the check that measures what it breaks. About 35 s per run."
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.integration
 
 EXPERIMENT = "experiments/anti-corruption-layer.yaml"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def leaves(value: object) -> list[object]:
@@ -67,12 +63,9 @@ def test_an_acl_without_a_deadline_holds_the_domain_as_long_as_legacy_is_slow(ru
 
 
 @pytest.mark.full  # a code change no defect switch has (tests/mutants, blind set 2)
-def test_an_empty_legacy_answer_read_as_no_such_customer_is_a_wrong_404(run_experiment, tmp_path: Path) -> None:
+def test_an_empty_legacy_answer_read_as_no_such_customer_is_a_wrong_404(run_experiment) -> None:
     """An orderly close before the answer's first byte is a lost answer; taken for "not found" it is a lie."""
-    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
-    patch = ROOT / "tests" / "mutants" / "anti-corruption-layer" / "empty-answer-read-as-not-found.patch"
-    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
-    run = run_experiment(EXPERIMENT, targets=tmp_path / "targets")
+    run = run_experiment(EXPERIMENT, mutant="anti-corruption-layer/empty-answer-read-as-not-found")
     assert run.code == 1, run.explain()
     assert {"unanswered-inquiry-is-a-clean-domain-error", "answers-agree-with-the-system-of-record"} <= run.failed
     example = run.check("unanswered-inquiry-is-a-clean-domain-error")["evidence"]["non_conforming_examples"][0]
@@ -80,12 +73,8 @@ def test_an_empty_legacy_answer_read_as_no_such_customer_is_a_wrong_404(run_expe
 
 
 @pytest.mark.full  # a code change no defect switch has (tests/mutants)
-def test_records_missing_their_last_fields_accepted_with_defaults_show_the_wrong_customer(run_experiment,
-                                                                                        tmp_path: Path) -> None:
+def test_records_missing_their_last_fields_accepted_with_defaults_show_the_wrong_customer(run_experiment) -> None:
     """A record cut after its balance passes a lenient parser; a suspended customer turns active."""
-    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
-    patch = ROOT / "tests" / "mutants" / "anti-corruption-layer" / "release7-records-accepted.patch"
-    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
-    run = run_experiment(EXPERIMENT, targets=tmp_path / "targets")
+    run = run_experiment(EXPERIMENT, mutant="anti-corruption-layer/release7-records-accepted")
     assert run.code == 1, run.explain()
     assert "answers-agree-with-the-system-of-record" in run.failed, run.explain()

@@ -1,16 +1,12 @@
 """The BFF experiment, sound and with shared fate, through the real CLI (about 35 s each)."""
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.integration
 
 EXPERIMENT = "experiments/bff.yaml"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_web_is_isolated_while_mobile_degrades_to_partial_cards_in_time(run_experiment) -> None:
@@ -37,13 +33,9 @@ def test_shared_fate_is_caught_by_the_isolation_check(run_experiment) -> None:
 
 
 @pytest.mark.full  # a code change no defect switch has (tests/mutants)
-def test_a_web_bff_that_waits_for_the_catalog_fails_its_deadline_even_with_few_requests(run_experiment,
-                                                                                      tmp_path: Path) -> None:
+def test_a_web_bff_that_waits_for_the_catalog_fails_its_deadline_even_with_few_requests(run_experiment) -> None:
     """Users held by the slow catalog send few requests; the few there are already break the bound."""
-    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
-    patch = ROOT / "tests" / "mutants" / "bff" / "web-waits-for-catalog.patch"
-    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
-    run = run_experiment(EXPERIMENT, targets=tmp_path / "targets")
+    run = run_experiment(EXPERIMENT, mutant="bff/web-waits-for-catalog")
     assert run.code == 1, run.explain()
     assert "web-gives-up-on-the-catalog-in-time" in run.failed, run.explain()
     evidence = run.check("web-gives-up-on-the-catalog-in-time")["evidence"]

@@ -14,9 +14,6 @@ the audits of the databases fail, not a self-report.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +21,6 @@ pytestmark = pytest.mark.integration
 
 CQRS = "experiments/cqrs-crashes.yaml"
 ES = "experiments/event-sourcing-crashes.yaml"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def cut(run, fault: str) -> int:
@@ -58,12 +54,8 @@ def test_a_query_side_applying_without_its_checkpoint_applies_redelivered_update
 
 
 @pytest.mark.full  # how many batches are applied twice depends on timing; make test-full until measured
-def test_a_checkpoint_moved_after_the_commit_lets_a_redelivered_batch_apply_again(run_experiment,
-                                                                                 tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
-    patch = ROOT / "tests" / "mutants" / "cqrs" / "checkpoint-moved-after-commit.patch"
-    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
-    run = run_experiment(CQRS, targets=tmp_path / "targets")
+def test_a_checkpoint_moved_after_the_commit_lets_a_redelivered_batch_apply_again(run_experiment) -> None:
+    run = run_experiment(CQRS, mutant="cqrs/checkpoint-moved-after-commit")
     assert run.code == 1, run.explain()
     assert {"no-duplicate-updates", "effects-hold"} <= run.failed, run.explain()
 
@@ -79,16 +71,13 @@ def test_sound_projection_equals_the_log_after_four_crashes_mid_batch(run_experi
 
 
 @pytest.mark.full  # ~45 s; the sound run above checks that the cuts happen, in make test
-def test_a_checkpoint_moved_out_of_the_batch_transaction_applies_a_batch_twice(run_experiment, tmp_path: Path) -> None:
+def test_a_checkpoint_moved_out_of_the_batch_transaction_applies_a_batch_twice(run_experiment) -> None:
     """The batch commits, the connection is lost before the checkpoint's own statement: the batch comes again.
 
     A kill rarely lands in that window (one round trip after a batch of up to 200 statements);
     the cut after the read model's COMMIT aims at it.
     """
-    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
-    patch = ROOT / "tests" / "mutants" / "event-sourcing" / "checkpoint-outside-batch-transaction.patch"
-    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
-    run = run_experiment(ES, targets=tmp_path / "targets")
+    run = run_experiment(ES, mutant="event-sourcing/checkpoint-outside-batch-transaction")
     assert run.code == 1, run.explain()
     assert {"replay-equals-projection", "effects-hold"} <= run.failed, run.explain()
     assert "projection-counts-every-event-once" in run.check("effects-hold")["summary"], run.explain()
@@ -101,11 +90,7 @@ def test_a_volatile_checkpoint_reapplies_events_after_a_crash(run_experiment) ->
 
 
 @pytest.mark.full  # a code change no defect switch has (tests/mutants, blind set 3)
-def test_a_projector_that_trusts_its_memory_after_a_lost_commit_answer_applies_a_batch_twice(run_experiment,
-                                                                                          tmp_path: Path) -> None:
-    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
-    patch = ROOT / "tests" / "mutants" / "event-sourcing" / "checkpoint-from-memory-after-lost-ack.patch"
-    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
-    run = run_experiment(ES, targets=tmp_path / "targets")
+def test_a_projector_that_trusts_its_memory_after_a_lost_commit_answer_applies_a_batch_twice(run_experiment) -> None:
+    run = run_experiment(ES, mutant="event-sourcing/checkpoint-from-memory-after-lost-ack")
     assert run.code == 1, run.explain()
     assert {"replay-equals-projection", "effects-hold"} <= run.failed, run.explain()

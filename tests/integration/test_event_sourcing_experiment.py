@@ -6,9 +6,6 @@ not only from the handler's own reports.
 """
 from __future__ import annotations
 
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -18,7 +15,6 @@ from pg_cleanup import leftovers
 pytestmark = pytest.mark.integration
 
 EXPERIMENT = "experiments/event-sourcing.yaml"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sound_store_keeps_every_acked_event_once_through_resets_lost_answers_an_outage_and_a_crash(run_experiment) -> None:
@@ -71,13 +67,9 @@ def test_a_non_idempotent_append_duplicates_events_and_is_caught(run_experiment)
 
 
 @pytest.mark.full  # a code change no defect switch has (tests/mutants)
-def test_a_retry_budget_restarted_on_every_try_holds_commands_until_the_store_returns(run_experiment,
-                                                                                   tmp_path: Path) -> None:
+def test_a_retry_budget_restarted_on_every_try_holds_commands_until_the_store_returns(run_experiment) -> None:
     """An outage shorter than the bound cannot tell a bounded retry from one that waits it out; 8 s can."""
-    shutil.copytree(ROOT / "targets", tmp_path / "targets", ignore=shutil.ignore_patterns("__pycache__"))
-    patch = ROOT / "tests" / "mutants" / "event-sourcing" / "retry-budget-restarts-each-attempt.patch"
-    subprocess.run(["git", "apply", str(patch)], cwd=tmp_path, check=True)
-    run = run_experiment(EXPERIMENT, targets=tmp_path / "targets")
+    run = run_experiment(EXPERIMENT, mutant="event-sourcing/retry-budget-restarts-each-attempt")
     assert run.code == 1, run.explain()
     assert "commands-give-up-while-store-down" in run.failed, run.explain()
     held = run.check("commands-give-up-while-store-down")["evidence"]
