@@ -5,7 +5,7 @@ the Locust UI answers; `down` leaves no container, network or volume. The local 
 Every other profile too: each system's services become healthy and one request of its happy path
 through its entry (through Toxiproxy's edges to its upstreams) succeeds; `all` (every system at once)
 only under `make test-full`. The stack's ports are fixed, so these tests run one after another
-(a machine-wide lock: the xdist group does not hold them on one worker under pytest 9.2) while other Docker tests run beside them."""
+(a machine-wide lock, across workers and sessions) while other Docker tests run beside them."""
 from __future__ import annotations
 
 import contextlib
@@ -28,8 +28,8 @@ from dockerkit import docker_ready, skip_or_fail  # noqa: F401  (fixture)
 from harness.net import port_is_open
 from harness.runtime.docker import layout
 
-# The stack's loopback ports are fixed: its tests run one after another, on one xdist worker.
-STACK = [pytest.mark.integration, pytest.mark.docker, pytest.mark.xdist_group("compose-stack")]
+# The stack's loopback ports are fixed: its tests run one after another (stack_lock below).
+STACK = [pytest.mark.integration, pytest.mark.docker]
 
 
 def on_the_stack(test: Callable[..., None]) -> Callable[..., None]:
@@ -78,9 +78,9 @@ def compose(*args: str, profile: str = "circuit-breaker", timeout: float = 300) 
 def stack_lock() -> Iterator[None]:
     """One stack at a time on this machine: a flock the kernel releases if the holder dies.
 
-    The xdist group above does not keep these tests on one worker under pytest 9.2 with
-    pytest-xdist 3.8 (checked with a two-test file: the group's tests went to both workers), so
-    two stacks raced for the fixed ports (CI stops 17 and 18)."""
+    An xdist group did not keep these tests on one worker under pytest 9.2 with pytest-xdist 3.8
+    (checked with a two-test file: the group's tests went to both workers), so two stacks raced
+    for the fixed ports (CI stop 17); a lock also holds across test sessions."""
     with open(os.path.join(tempfile.gettempdir(), "harness-compose-stack.lock"), "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
@@ -108,13 +108,7 @@ def _brought_up(profile: str) -> Iterator[None]:
     for system, entry in entries().items():
         if profile in (system, "all"):
             ports |= {entry: published(entry), f"{system}-locust": published(f"{system}-locust")}
-    # The previous test's `down` has returned, but Docker's port proxies may hold the fixed ports a
-    # few seconds longer (CI stop 18: six profiles in a row found 8474 and 9090 taken): wait for them.
-    deadline = time.monotonic() + 60
-    while busy := [f"{n} ({p})" for n, p in ports.items() if port_is_open("127.0.0.1", p, timeout=0.5)]:
-        if time.monotonic() > deadline:
-            break
-        time.sleep(1)
+    busy = [f"{n} ({p})" for n, p in ports.items() if port_is_open("127.0.0.1", p, timeout=0.5)]
     if busy:
         holders = subprocess.run(["docker", "ps", "--format", "{{.Names}} {{.Ports}}"], capture_output=True, text=True,
                                  timeout=60).stdout.strip()

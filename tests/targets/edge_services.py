@@ -5,6 +5,7 @@ Faults are made by hand: an upstream URL that points at a listener that never an
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -79,9 +80,6 @@ class Proc:
     def events(self, type: str, at_least: int = 0, timeout: float = 5.0) -> list[dict]:
         """The events of ``type`` so far; waits up to ``timeout`` for ``at_least`` of them (the
         service writes the line before it answers, but our reader thread may lag on a busy machine)."""
-        import json
-        import time
-
         deadline = time.monotonic() + timeout
         while True:
             found = [json.loads(line[len(EVENT_PREFIX):]) for line in list(self.lines) if line.startswith(EVENT_PREFIX)]
